@@ -133,7 +133,8 @@ int cmd_phantom(int argc, char **argv, const os_config *cfg) {
     char study[OS_UID_MAX], series[OS_UID_MAX];
     if (o.study_uid) snprintf(study, sizeof study, "%s", o.study_uid);
     else os_dicom_new_uid(study);
-    os_dicom_new_uid(series);
+    if (o.series_uid) snprintf(series, sizeof series, "%s", o.series_uid);
+    else os_dicom_new_uid(series);
     o.study_uid = study;
     o.series_uid = series;
 

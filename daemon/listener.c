@@ -13,23 +13,25 @@
 #include "osteoscout/fs.h"
 #include "osteoscout/log.h"
 
-/* Per-association tallies: the SCP calls on_association and on_store on the same thread. */
-static _Thread_local struct { unsigned stored, duplicates, discarded, refused; } assoc_counts;
-
 static int is_ct_class(const char *sop_class) {
     return !strcmp(sop_class, OS_SOP_CT) || !strcmp(sop_class, OS_SOP_ENHANCED_CT);
 }
 
+/* The SCP logs each refusal with its status and reason; here it is only counted. */
 static uint16_t refuse(os_daemon *d, const os_dicom_incoming *in, uint16_t status, char *reason,
                        size_t len, const char *fmt, const char *detail) {
-    char uid[OS_LOG_UID_MAX];
     snprintf(reason, len, fmt, detail);
     unlink(in->tmp_path);
     atomic_fetch_add(&d->n_refused, 1);
-    assoc_counts.refused++;
-    os_log(OS_LOG_WARNING, "listener", "refused instance status=0x%04X calling_ae=%s sop=%s reason=\"%s\"",
-           status, in->calling_ae, os_log_uid(in->sop_instance_uid, uid), reason);
     return status;
+}
+
+/* Parse errors start with the temporary file's path, which means nothing to the sender and
+ * would eat the 64 characters an Error Comment has. */
+static const char *without_path(const char *msg, const char *path) {
+    size_t n = strlen(path);
+    if (msg && strncmp(msg, path, n) == 0 && msg[n] == ':') return msg + n + (msg[n + 1] == ' ' ? 2 : 1);
+    return msg;
 }
 
 static void record_from_header(const os_dicom_incoming *in, const char *path, int64_t bytes,
@@ -65,7 +67,7 @@ static uint16_t on_store(void *ud, const os_dicom_incoming *in, char *reason, si
     os_daemon *d = ud;
     const os_dicom_header *h = in->header;
     if (!h) return refuse(d, in, OS_STATUS_CANNOT_UNDERSTAND, reason, len, "unreadable dataset: %s",
-                          in->parse_error ? in->parse_error : "parse failed");
+                          in->parse_error ? without_path(in->parse_error, in->tmp_path) : "parse failed");
     if (!h->sop_instance_uid[0] || !h->study_uid[0] || !h->series_uid[0])
         return refuse(d, in, OS_STATUS_CANNOT_UNDERSTAND, reason, len, "%s",
                       !h->sop_instance_uid[0] ? "empty SOP Instance UID"
@@ -84,7 +86,6 @@ static uint16_t on_store(void *ud, const os_dicom_incoming *in, char *reason, si
                           "SOP Class %s refused: this node keeps CT images only", h->sop_class_uid);
         unlink(in->tmp_path);
         atomic_fetch_add(&d->n_discarded, 1);
-        assoc_counts.discarded++;
         os_log(OS_LOG_DEBUG, "listener", "discarded non-CT object sop_class=%s", h->sop_class_uid);
         return OS_STATUS_SUCCESS;
     }
@@ -101,7 +102,6 @@ static uint16_t on_store(void *ud, const os_dicom_incoming *in, char *reason, si
         /* A re-send of what we already hold: the stored copy stays, the answer is the same. */
         unlink(in->tmp_path);
         atomic_fetch_add(&d->n_duplicates, 1);
-        assoc_counts.duplicates++;
         return OS_STATUS_SUCCESS;
     }
 
@@ -134,7 +134,6 @@ static uint16_t on_store(void *ud, const os_dicom_incoming *in, char *reason, si
                       rc == OS_STORE_BUSY ? "database busy: %s" : "cannot record: %s", err.msg);
     }
     atomic_fetch_add(&d->n_stored, 1);
-    assoc_counts.stored++;
     char uid[OS_LOG_UID_MAX];
     os_log(OS_LOG_DEBUG, "listener", "stored sop=%s bytes=%lld", os_log_uid(h->sop_instance_uid, uid),
            (long long)bytes);
@@ -151,23 +150,7 @@ static int check_caller(void *ud, const char *calling_ae, const char *peer_host,
     if (os_config_caller_allowed(&d->cfg, calling_ae, peer_host)) return 0;
     snprintf(reason, len, "calling AE title \"%s\" from %s is not in node.allowed_callers", calling_ae,
              peer_host ? peer_host : "?");
-    os_log(OS_LOG_WARNING, "listener", "association rejected calling_ae=%s peer=%s reason=\"unknown caller\"",
-           calling_ae, peer_host ? peer_host : "?");
     return -1;
-}
-
-static void on_association(void *ud, int opened, const char *calling_ae, const char *peer_host) {
-    (void)ud;
-    if (opened) {
-        memset(&assoc_counts, 0, sizeof assoc_counts);
-        os_log(OS_LOG_INFO, "listener", "association opened calling_ae=%s peer=%s", calling_ae,
-               peer_host ? peer_host : "?");
-    } else {
-        os_log(OS_LOG_INFO, "listener",
-               "association closed calling_ae=%s peer=%s stored=%u duplicates=%u discarded=%u refused=%u",
-               calling_ae, peer_host ? peer_host : "?", assoc_counts.stored, assoc_counts.duplicates,
-               assoc_counts.discarded, assoc_counts.refused);
-    }
 }
 
 static void scp_thread_main(void *arg) {
@@ -227,7 +210,7 @@ int os_listener_start(os_daemon *d, os_error *err) {
         .dimse_timeout_s = d->cfg.node_dimse_timeout_s,
         .incoming_dir = incoming,
         .accept_all_storage = 1,
-        .cb = {.check_caller = check_caller, .on_store = on_store, .on_association = on_association, .ud = d},
+        .cb = {.check_caller = check_caller, .on_store = on_store, .ud = d},
     };
     rc = os_dicom_scp_create(&sc, &d->scp, err);
     if (rc != 0) return rc;

@@ -148,9 +148,10 @@ int os_select_series(const os_series_summary *series, size_t n, const os_select_
         }
         char why[200];
         compare(&series[best], &series[i], why, sizeof why);
-        /* Through reason_add: a long UID plus a long reason may be cut, never overflow. */
-        reason_add(reasons[i], "eligible, but series %s is preferred (%s)", series[best].series_uid,
-                   why);
+        /* Named by number and description, as a radiologist knows series; UIDs stay out of
+         * reasons because reasons are logged. */
+        reason_add(reasons[i], "eligible, but series %d \"%s\" is preferred (%s)", series[best].series_number,
+                   series[best].description, why);
     }
     return best;
 }

@@ -165,8 +165,8 @@ static int series_has_job(os_store *st, const char *series_uid, int *has, os_err
 static int study_series_locked(os_store *st, const char *study_uid, os_series_summary **out, size_t *n,
                                os_error *err) {
     static const char sql[] =
-        "SELECT series_uid, study_uid, modality, description, kernel, state, n_instances"
-        " FROM series WHERE study_uid = ? ORDER BY series_number, first_at, series_uid";
+        "SELECT series_uid, study_uid, modality, description, kernel, state, n_instances,"
+        " series_number FROM series WHERE study_uid = ? ORDER BY series_number, first_at, series_uid";
     sqlite3_stmt *s;
     int rc = store_stmt(st, sql, &s, err);
     if (rc != 0) return rc;
@@ -190,6 +190,7 @@ static int study_series_locked(os_store *st, const char *study_uid, os_series_su
         store_col_copy(s, 4, m->kernel, sizeof m->kernel);
         store_col_copy(s, 5, m->state, sizeof m->state);
         m->n_instances = sqlite3_column_int(s, 6);
+        m->series_number = sqlite3_column_int(s, 7);
     }
     sqlite3_reset(s);
     if (src == SQLITE_ROW) rc = os_error_set(err, -ENOMEM, "out of memory reading a study");

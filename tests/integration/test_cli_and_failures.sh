@@ -63,7 +63,8 @@ wait_until 30 bash -c "'$OSC' --config '$CONF' show $bad_job --json | grep -q '\
 pass "retry requeues a failed job, which runs again"
 cli show 99999 >/dev/null 2>&1 && fail "show of a missing job succeeded"
 cli jobs --state nonsense >/dev/null 2>&1 && fail "jobs --state nonsense accepted"
-cli frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown command does not exit 2"
+rc=0; cli frobnicate >/dev/null 2>&1 || rc=$?
+[ $rc -eq 2 ] || fail "unknown command exits $rc, not 2"
 pass "bad admin input is refused"
 stop_daemon
 

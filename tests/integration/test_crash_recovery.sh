@@ -47,7 +47,7 @@ rm -rf "$DATA"
 # JPEG 2000 decoding makes the job long enough to be caught running.
 phantom --out "$T/b" --slices 120 --rows 512 --cols 512 --pixel 0.7 --spacing 1 --thickness 1 --syntax j2k --seed 12
 start_daemon
-dcmsend -to 30 +sd -aec "$AE" -aet TESTSCU 127.0.0.1 "$PORT" "$T/b" >"$T/send2.log" 2>&1 || fail "dcmsend failed"
+dcmsend -to 30 +sd +sp '*.dcm' -aec "$AE" -aet TESTSCU 127.0.0.1 "$PORT" "$T/b" >"$T/send2.log" 2>&1 || fail "dcmsend failed"
 wait_until 60 job_state_is running || { cli jobs; fail "job never ran"; }
 kill_daemon
 [ "$(cli jobs --json | json "j[0]['state']")" = running ] || fail "job not left running by the crash"

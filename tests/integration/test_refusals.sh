@@ -28,7 +28,7 @@ if [ -d "$BAD" ]; then
   echo "  empty UIDs -> $out"
   echo "$out" | grep -qi "empty" || fail "the refusal does not say the UIDs are empty: $out"
   [ "$(db_instances)" = 0 ] || fail "empty-UID file was stored"
-  grep -q "refused instance" "$T/daemon.log" || fail "refusal not logged"
+  grep -q "status=0xC000" "$T/daemon.log" || fail "refusal not logged"
   pass "file with empty UIDs refused, nothing stored"
 else
   echo "SKIP: $BAD not present"
@@ -84,7 +84,7 @@ stop_daemon
 
 DAEMON_ARGS+=(--set node.other_objects=reject)
 start_daemon
-storescu -to 10 -aec "$AE" -aet TESTSCU 127.0.0.1 "$PORT" "$T/dose.dcm" >"$T/dose2.log" 2>&1 || true
+storescu -v -to 10 -aec "$AE" -aet TESTSCU 127.0.0.1 "$PORT" "$T/dose.dcm" >"$T/dose2.log" 2>&1 || true
 grep -qiE "0x0122|SOP ?Class ?Not ?Supported|Refused" "$T/dose2.log" || { cat "$T/dose2.log"; fail "non-CT object not refused in reject mode"; }
 [ "$(count_spool_files)" = 1 ] || fail "refused object was kept"
 pass "non-CT object refused with 0x0122 in reject mode"

@@ -5,7 +5,7 @@
 
 phantom --out "$T/s" --slices 120 --rows 512 --cols 512 --pixel 0.7 --spacing 1 --thickness 1 --syntax j2k --seed 21
 start_daemon
-dcmsend -to 30 +sd -aec "$AE" -aet TESTSCU 127.0.0.1 "$PORT" "$T/s" >/dev/null 2>&1 || fail "dcmsend failed"
+dcmsend -to 30 +sd +sp '*.dcm' -aec "$AE" -aet TESTSCU 127.0.0.1 "$PORT" "$T/s" >/dev/null 2>&1 || fail "dcmsend failed"
 wait_until 60 job_state_is running || { cli jobs; fail "job never ran"; }
 stop_daemon
 jobs=$(cli jobs --json)

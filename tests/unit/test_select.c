@@ -139,8 +139,10 @@ static void test_preference_order(void **state) {
     s[0].n_instances = 400;
     s[1] = good("1.2");
     s[1].slice_thickness = 4.0;
+    s[1].series_number = 3;
+    snprintf(s[1].description, sizeof s[1].description, "Abdomen 2.0 B30f");
     assert_int_equal(os_select_series(s, 2, &rules, reasons), 1);
-    assert_string_equal(reasons[0], "eligible, but series 1.2 is preferred "
+    assert_string_equal(reasons[0], "eligible, but series 3 \"Abdomen 2.0 B30f\" is preferred "
                                     "(soft-tissue kernel B30f over sharp kernel B70f)");
 
     /* Same kernel class: thickness within 1.5–3 mm beats more slices. */

@@ -74,6 +74,7 @@ typedef struct os_series_summary {
     char description[65];
     char kernel[65];
     char state[16];          /* receiving | complete | selected | ignored */
+    int series_number;       /* 0 when absent */
     int n_instances;
     int n_localizer;         /* instances whose ImageType contains LOCALIZER */
     int n_orientations;      /* distinct orientations (rounded to 1e-3) */
