@@ -584,13 +584,20 @@ static void test_disk_full_answers_out_of_resources(void **state) {
     }
     scp_fixture *f = start(2, mnt);
     static char out[1 << 20]; /* storescu -d dumps every proposed context */
-    char big[400], small[400], sop_big[OS_UID_MAX], sop_small[OS_UID_MAX];
+    char big[400], edge[400], small[400], sop_big[OS_UID_MAX], sop_edge[OS_UID_MAX], sop_small[OS_UID_MAX];
     snprintf(big, sizeof big, "%s/big.dcm", f->dir);
+    snprintf(edge, sizeof edge, "%s/edge.dcm", f->dir);
     snprintf(small, sizeof small, "%s/small.dcm", f->dir);
     write_ct(big, 512, 512, sop_big);
+    /* 272 KB: the disk fills during the dataset's last PDV, where DCMTK's own drain
+     * would wait for data that never comes. */
+    write_ct(edge, 272, 512, sop_edge);
     write_ct(small, 32, 32, sop_small);
-    sh(out, sizeof out, "storescu -d -nh -aet %s -aec %s 127.0.0.1 %d '%s' '%s'", SCU_AE, AE, f->port, big, small);
-    assert_non_null(strstr(out, "0xa700"));
+    sh(out, sizeof out, "storescu -d -nh -aet %s -aec %s 127.0.0.1 %d '%s' '%s' '%s'", SCU_AE, AE, f->port, big,
+       edge, small);
+    const char *a700 = strstr(out, "0xa700");
+    assert_non_null(a700);
+    assert_non_null(strstr(a700 + 6, "0xa700"));
     assert_non_null(strstr(out, "No space left on device"));
     pthread_mutex_lock(&f->s.mu);
     assert_int_equal(f->s.stores, 1); /* only the small one reached on_store */
