@@ -22,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -559,6 +560,21 @@ static void test_full_pool_refuses(void **state) {
 
 /* A full disk: the SCU gets Out of Resources, nothing is left behind, and the same
  * association still stores the next (small) file. Needs to mount a tmpfs (root). */
+/* Fills the file system of `dir` until about `keep` bytes are left. */
+static void fill_leaving(const char *dir, long keep) {
+    struct statvfs v;
+    assert_int_equal(statvfs(dir, &v), 0);
+    long fill = (long)(v.f_bavail * v.f_frsize) - keep;
+    char path[400];
+    snprintf(path, sizeof path, "%s/filler", dir);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    static char zeros[4096];
+    for (long done = 0; done < fill; done += (long)sizeof zeros)
+        assert_int_equal(fwrite(zeros, 1, sizeof zeros, fp), sizeof zeros);
+    assert_int_equal(fclose(fp), 0);
+}
+
 static char g_mnt[64]; /* the tmpfs, unmounted by the teardown even when a check fails */
 
 static int unmount_tmpfs(void **state) {
@@ -589,10 +605,11 @@ static void test_disk_full_answers_out_of_resources(void **state) {
     snprintf(edge, sizeof edge, "%s/edge.dcm", f->dir);
     snprintf(small, sizeof small, "%s/small.dcm", f->dir);
     write_ct(big, 512, 512, sop_big);
-    /* 272 KB: the disk fills during the dataset's last PDV, where DCMTK's own drain
-     * would wait for data that never comes. */
-    write_ct(edge, 272, 512, sop_edge);
+    /* 32 KB in one PDV, with 20 KB free: the disk fills during the dataset's last PDV,
+     * where DCMTK's own drain would wait for data that never comes. */
+    write_ct(edge, 128, 128, sop_edge);
     write_ct(small, 32, 32, sop_small);
+    fill_leaving(mnt, 20 * 1024);
     sh(out, sizeof out, "storescu -d -nh -aet %s -aec %s 127.0.0.1 %d '%s' '%s' '%s'", SCU_AE, AE, f->port, big,
        edge, small);
     const char *a700 = strstr(out, "0xa700");
