@@ -56,6 +56,7 @@ static void record_from_header(const os_dicom_incoming *in, const char *path, in
     memcpy(rec->orientation, h->orientation, sizeof rec->orientation);
     rec->has_position = h->has_position;
     memcpy(rec->position, h->position, sizeof rec->position);
+    memcpy(rec->position_last, h->position_last, sizeof rec->position_last);
     rec->slice_thickness = h->slice_thickness;
     rec->rows = h->rows;
     rec->cols = h->cols;

@@ -39,6 +39,7 @@ CREATE TABLE instances (
     row_x REAL, row_y REAL, row_z REAL,   -- ImageOrientationPatient, NULL when absent
     col_x REAL, col_y REAL, col_z REAL,
     pos_x REAL, pos_y REAL, pos_z REAL,   -- ImagePositionPatient, NULL when absent
+    last_x REAL, last_y REAL, last_z REAL,-- last frame's position of a multi-frame object, else NULL
     slice_thickness REAL,
     image_type      TEXT,
     rows            INTEGER,

@@ -223,11 +223,17 @@ int read_header(const char *path, os_dicom_header *out, os_error *err) {
     memcpy(out->orientation, f.g.orientation, sizeof out->orientation);
     out->has_position = f.has_position;
     memcpy(out->position, f.g.position, sizeof out->position);
+    memcpy(out->position_last, f.g.position, sizeof out->position_last);
     out->slice_thickness = f.g.thickness;
     memcpy(out->pixel_spacing, f.g.pixel_spacing, sizeof out->pixel_spacing);
     out->rows = f.g.rows;
     out->cols = f.g.cols;
     out->frames = frame_count(ds);
+    if (out->frames > 1 && is_enhanced(ds)) {
+        /* Selection needs the z extent a multi-frame object covers, not only its first frame. */
+        frame_info last = frame_geometry(ds, out->frames - 1);
+        if (last.has_position) memcpy(out->position_last, last.g.position, sizeof out->position_last);
+    }
     double size;
     if (get_doubles(ds, DCM_PatientSize, &size, 1) && size > 0) out->patient_size_m = size;
     out->pixel_data_ok = pixel_data_complete(ds) ? 1 : 0;

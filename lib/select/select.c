@@ -16,6 +16,9 @@
 #define PREFERRED_THICK_MAX 3.0
 
 /* Appends "; "-separated sentences. */
+/* Slices, not files: an Enhanced CT object carries a whole series in one instance. */
+static int slices_of(const os_series_summary *s) { return s->n_slices > 0 ? s->n_slices : s->n_instances; }
+
 static void reason_add(char *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reason_add(char *r, const char *fmt, ...) {
     size_t len = strlen(r);
@@ -64,8 +67,8 @@ static int eligible(const os_series_summary *s, const os_select_rules *rules, ch
         if (a > rules->max_tilt_deg)
             reason_add(r, "not axial (normal %.0f° from the patient axis)", a);
     }
-    if (s->n_instances < rules->min_slices)
-        reason_add(r, "only %d slice%s (need %d)", s->n_instances, s->n_instances == 1 ? "" : "s",
+    if (slices_of(s) < rules->min_slices)
+        reason_add(r, "only %d slice%s (need %d)", slices_of(s), slices_of(s) == 1 ? "" : "s",
                    rules->min_slices);
     /* Unknown thickness (0) is not held against a series: the volume plan measures the real
      * spacing later, and many reformats omit SliceThickness. */
@@ -118,11 +121,11 @@ static int compare(const os_series_summary *a, const os_series_summary *b, char 
         }
         return c;
     }
-    if (a->n_instances != b->n_instances) {
-        c = b->n_instances - a->n_instances;
+    if (slices_of(a) != slices_of(b)) {
+        c = slices_of(b) - slices_of(a);
         if (c > 0) win = b, lose = a;
         if (why)
-            snprintf(why, len, "more slices: %d vs %d", win->n_instances, lose->n_instances);
+            snprintf(why, len, "more slices: %d vs %d", slices_of(win), slices_of(lose));
         return c;
     }
     /* Deterministic tie-break, so re-running selection never flips between equals. */

@@ -127,8 +127,8 @@ static int insert_instance(os_store *st, const os_instance_rec *r, double at, os
     static const char sql[] =
         "INSERT INTO instances(sop_uid, sop_class_uid, series_uid, study_uid, path, bytes, transfer_syntax,"
         " calling_ae, instance_number, row_x, row_y, row_z, col_x, col_y, col_z, pos_x, pos_y, pos_z,"
-        " slice_thickness, image_type, rows, cols, frames, received_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        " slice_thickness, image_type, rows, cols, frames, received_at, last_x, last_y, last_z)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sqlite3_stmt *s;
     int rc = store_stmt(st, sql, &s, err);
     if (rc != 0) return rc;
@@ -151,6 +151,8 @@ static int insert_instance(os_store *st, const os_instance_rec *r, double at, os
     sqlite3_bind_int(s, 22, r->cols);
     sqlite3_bind_int(s, 23, r->frames);
     sqlite3_bind_double(s, 24, at);
+    if (r->has_position && r->frames > 1)
+        for (int i = 0; i < 3; i++) sqlite3_bind_double(s, 25 + i, r->position_last[i]);
     return store_step_done(st, s, "recording an instance", NULL, err);
 }
 

@@ -77,7 +77,8 @@ typedef struct orient_key {
 static int summarise_instances(os_store *st, os_series_summary *sum, os_error *err) {
     static const char sql[] =
         "SELECT row_x, row_y, row_z, col_x, col_y, col_z, pos_x, pos_y, pos_z, slice_thickness,"
-        " upper(coalesce(image_type, '')) LIKE '%LOCALIZER%'"
+        " upper(coalesce(image_type, '')) LIKE '%LOCALIZER%', max(coalesce(frames, 1), 1),"
+        " last_x, last_y, last_z"
         " FROM instances WHERE series_uid = ? ORDER BY instance_number, rowid";
     sqlite3_stmt *s;
     int rc = store_stmt(st, sql, &s, err);
@@ -90,6 +91,7 @@ static int summarise_instances(os_store *st, os_series_summary *sum, os_error *e
     int n_keys = 0, have_z = 0, src;
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         if (sqlite3_column_int(s, 10)) sum->n_localizer++;
+        sum->n_slices += sqlite3_column_int(s, 11);
         int has_o = sqlite3_column_type(s, 0) != SQLITE_NULL;
         double o[6];
         for (int i = 0; i < 6; i++) o[i] = sqlite3_column_double(s, i);
@@ -111,10 +113,15 @@ static int summarise_instances(os_store *st, os_series_summary *sum, os_error *e
                 double nx = o[1] * o[5] - o[2] * o[4];
                 double ny = o[2] * o[3] - o[0] * o[5];
                 double nz = o[0] * o[4] - o[1] * o[3];
-                double z = sqlite3_column_double(s, 6) * nx + sqlite3_column_double(s, 7) * ny +
-                           sqlite3_column_double(s, 8) * nz;
-                if (!have_z || z < sum->z_min) sum->z_min = z;
-                if (!have_z || z > sum->z_max) sum->z_max = z;
+                /* A multi-frame object spans from its first to its last frame. */
+                int last = sqlite3_column_type(s, 12) != SQLITE_NULL ? 12 : 6;
+                double z0 = sqlite3_column_double(s, 6) * nx + sqlite3_column_double(s, 7) * ny +
+                            sqlite3_column_double(s, 8) * nz;
+                double z1 = sqlite3_column_double(s, last) * nx + sqlite3_column_double(s, last + 1) * ny +
+                            sqlite3_column_double(s, last + 2) * nz;
+                double lo = z0 < z1 ? z0 : z1, hi = z0 < z1 ? z1 : z0;
+                if (!have_z || lo < sum->z_min) sum->z_min = lo;
+                if (!have_z || hi > sum->z_max) sum->z_max = hi;
                 have_z = 1;
             }
         }

@@ -49,6 +49,7 @@ typedef struct os_dicom_header {
     double orientation[6]; /* ImageOrientationPatient (first frame for enhanced CT) */
     int has_position;
     double position[3];     /* ImagePositionPatient (first frame for enhanced CT) */
+    double position_last[3];/* of the last frame (= position for single-frame files) */
     double slice_thickness; /* mm, 0 when absent */
     double pixel_spacing[2];/* row spacing, column spacing (mm); 0 when absent */
     int rows, cols, frames;

@@ -38,6 +38,7 @@ typedef struct os_instance_rec {
     double orientation[6];
     int has_position;
     double position[3];
+    double position_last[3]; /* last frame of a multi-frame object; = position otherwise */
     double slice_thickness;
     int rows, cols, frames;
     double received_at;
@@ -76,6 +77,7 @@ typedef struct os_series_summary {
     char state[16];          /* receiving | complete | selected | ignored */
     int series_number;       /* 0 when absent */
     int n_instances;
+    int n_slices;            /* frames summed over instances (an Enhanced CT file holds many) */
     int n_localizer;         /* instances whose ImageType contains LOCALIZER */
     int n_orientations;      /* distinct orientations (rounded to 1e-3) */
     int has_orientation;
