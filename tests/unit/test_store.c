@@ -263,6 +263,66 @@ static void test_reopen_supersedes(void **state) {
     assert_true(job2 > job);
 }
 
+
+/* New data after a job ran: a running job is superseded, and a done job no longer counts as
+ * covering the series, so selection creates exactly one new job. */
+static void test_reopen_after_running_and_done(void **state) {
+    fixture *f = *state;
+    os_error err = {0};
+    int64_t job = queue_series(f->st, "S1", "ST1", 1000);
+    os_job j;
+    int found = 0;
+    assert_int_equal(os_store_claim_job(f->st, "node", 1500, 300, &j, &found, &err), 0);
+    assert_int_equal(found, 1);
+    add(f->st, slice("late", "S1", "ST1", 50, 2000), 1);
+    job_state_is(f->st, job, "cancelled");
+    assert_int_not_equal(os_store_finish_job(f->st, job, "node", "volume", "{}", 2100, &err), 0);
+
+    char **studies = NULL;
+    size_t n = 0;
+    const char *uids[] = {"S1"};
+    assert_int_equal(os_store_complete_quiet_series(f->st, 3000, 10, &studies, &n, &err), 0);
+    os_store_free_strings(studies, n);
+    int64_t job2 = 0;
+    assert_int_equal(os_store_apply_selection(f->st, "ST1", "S1", uids, NULL, 1, 3000, &job2, &err), 0);
+    assert_true(job2 > job);
+    assert_int_equal(os_store_claim_job(f->st, "node", 3100, 300, &j, &found, &err), 0);
+    assert_int_equal(os_store_finish_job(f->st, job2, "node", "volume", "{}", 3200, &err), 0);
+
+    /* Selecting again without new data: the done job covers it. */
+    int64_t job3 = 0;
+    assert_int_equal(os_store_apply_selection(f->st, "ST1", "S1", uids, NULL, 1, 3300, &job3, &err), 0);
+    assert_int_equal(job3, 0);
+    /* A genuinely new instance after that: one new job. */
+    add(f->st, slice("later", "S1", "ST1", 52, 4000), 1);
+    assert_int_equal(os_store_complete_quiet_series(f->st, 5000, 10, &studies, &n, &err), 0);
+    os_store_free_strings(studies, n);
+    int64_t job4 = 0;
+    assert_int_equal(os_store_apply_selection(f->st, "ST1", "S1", uids, NULL, 1, 5000, &job4, &err), 0);
+    assert_true(job4 > job2);
+}
+
+/* An Enhanced CT object counts as its frames and spans its first to last frame. */
+static void test_multiframe_extent(void **state) {
+    fixture *f = *state;
+    os_error err = {0};
+    os_instance_rec r = slice("mf", "SM", "STM", 0, 1000);
+    r.sop_class_uid = "1.2.840.10008.5.1.4.1.1.2.1";
+    r.frames = 120;
+    r.position_last[0] = -200;
+    r.position_last[1] = -200;
+    r.position_last[2] = -238;
+    add(f->st, r, 1);
+    os_series_summary *v = NULL;
+    size_t n = 0;
+    assert_int_equal(os_store_study_series(f->st, "STM", &v, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].n_instances, 1);
+    assert_int_equal(v[0].n_slices, 120);
+    assert_true(v[0].z_min < -237.9 && v[0].z_max > -0.1 && v[0].z_max < 0.1);
+    free(v);
+}
+
 static void test_study_series_aggregates(void **state) {
     fixture *f = *state;
     os_error err = {0};
@@ -680,6 +740,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_quiet_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_supersedes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_study_series_aggregates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_after_running_and_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multiframe_extent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_selection_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claim_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_retry_then_failed, setup, teardown),
