@@ -36,6 +36,8 @@ done
 "$osc" --config conf/osteoscout.conf "${set_args[@]}" status
 echo
 "$osc" --config conf/osteoscout.conf "${set_args[@]}" jobs
+echo
+"$osc" --config conf/osteoscout.conf "${set_args[@]}" show 1
 kill -TERM "$pid"; wait "$pid"; pid=""
 echo "== osteoscoutd log =="
 cat "$work/osteoscoutd.log"
