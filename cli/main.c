@@ -20,7 +20,8 @@ const os_cli_command os_cli_commands[] = {
     {"show", cmd_show, "JOB [--json]", "one job in full: series, timing, error, results, events"},
     {"retry", cmd_retry, "JOB [--json]", "queue a failed, cancelled or done job again"},
     {"cancel", cmd_cancel, "JOB [--json]", "cancel a queued or running job"},
-    {"analyze", cmd_analyze, "PATH... [--json] [--out DIR]", "run the pipeline offline on folders of DICOM files"},
+    {"analyze", cmd_analyze, "PATH... [--json|--csv] [--out DIR]",
+     "run the daemon's pipeline offline on files and folders, one result per study"},
     {"phantom", cmd_phantom, "--out DIR [options] [--json]", "write a synthetic CT series with known truth"},
 };
 const size_t os_cli_n_commands = sizeof os_cli_commands / sizeof os_cli_commands[0];

@@ -7,6 +7,7 @@
 
 #include "daemon.h"
 #include "osteoscout/log.h"
+#include "osteoscout/pipeline.h"
 #include "osteoscout/select.h"
 
 static void select_study(os_daemon *d, const char *study_uid) {

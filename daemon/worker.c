@@ -54,7 +54,7 @@ static void record_outcome(os_worker_slot *s) {
     }
     if (s->rc == 0) {
         char *json = cJSON_PrintUnformatted(s->result);
-        int rc = json ? os_store_finish_job(d->store, s->job.id, owner, "volume", json, os_now(), &err)
+        int rc = json ? os_store_finish_job(d->store, s->job.id, owner, "analysis", json, os_now(), &err)
                       : os_error_set(&err, -ENOMEM, "cannot serialise the result");
         free(json);
         if (rc != 0) {

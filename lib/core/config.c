@@ -47,6 +47,14 @@ static const key_def keys[] = {
     {"workers", "max_attempts", K_INT, F(workers_max_attempts), 1, 100},
     {"workers", "lease_seconds", K_INT, F(workers_lease_seconds), 5, 86400},
     {"workers", "retry_delay_seconds", K_INT, F(workers_retry_delay_s), 0, 86400},
+    {"measure", "bmd_osteoporosis_hu", K_DOUBLE, F(measure_bmd_osteoporosis_hu), -500, 1500},
+    {"measure", "bmd_low_hu", K_DOUBLE, F(measure_bmd_low_hu), -500, 1500},
+    {"measure", "phase_offset_noncontrast_hu", K_DOUBLE, F(measure_phase_offset_noncontrast_hu), -500, 500},
+    {"measure", "phase_offset_arterial_hu", K_DOUBLE, F(measure_phase_offset_arterial_hu), -500, 500},
+    {"measure", "phase_offset_portal_hu", K_DOUBLE, F(measure_phase_offset_portal_hu), -500, 500},
+    {"measure", "smi_cutoff_male", K_DOUBLE, F(measure_smi_cutoff_male), 0, 200},
+    {"measure", "smi_cutoff_female", K_DOUBLE, F(measure_smi_cutoff_female), 0, 200},
+    {"measure", "trabecular_erosion_mm", K_DOUBLE, F(measure_trabecular_erosion_mm), 0, 20},
     {"database", "path", K_STRING, F(database_path), 0, 0},
     {"database", "busy_timeout_ms", K_INT, F(database_busy_timeout_ms), 0, 600000},
     {"log", "level", K_LOGLEVEL, F(log_level), 0, 0},
@@ -76,6 +84,11 @@ void os_config_defaults(os_config *cfg) {
     cfg->workers_max_attempts = 3;
     cfg->workers_lease_seconds = 300;
     cfg->workers_retry_delay_s = 60;
+    cfg->measure_bmd_osteoporosis_hu = 110;
+    cfg->measure_bmd_low_hu = 160;
+    cfg->measure_smi_cutoff_male = 52.4;
+    cfg->measure_smi_cutoff_female = 38.5;
+    cfg->measure_trabecular_erosion_mm = 4;
     cfg->database_busy_timeout_ms = 10000;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
     cfg->log_phi = 0;

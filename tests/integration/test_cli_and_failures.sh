@@ -32,9 +32,9 @@ bad_job=$(json "[x['id'] for x in j if x['series_uid']=='$series'][0]" <<<"$jobs
 
 cli show "$gap_job" --json > "$T/gap.json"
 [ "$(json "j['state']" < "$T/gap.json")" = done ] || fail "series with a missing slice did not load"
-json "any('gap' in w for w in j['results']['volume']['volume']['warnings'])" < "$T/gap.json" | grep -qx True \
-  || fail "missing slice not reported: $(json "j['results']['volume']['volume']['warnings']" < "$T/gap.json")"
-pass "missing slice: loaded with warning \"$(json "[w for w in j['results']['volume']['volume']['warnings'] if 'gap' in w][0]" < "$T/gap.json")\""
+json "any('gap' in w for w in j['results']['analysis']['volume']['warnings'])" < "$T/gap.json" | grep -qx True \
+  || fail "missing slice not reported: $(json "j['results']['analysis']['volume']['warnings']" < "$T/gap.json")"
+pass "missing slice: loaded with warning \"$(json "[w for w in j['results']['analysis']['volume']['warnings'] if 'gap' in w][0]" < "$T/gap.json")\""
 
 cli show "$bad_job" --json > "$T/bad.json"
 [ "$(json "j['state']" < "$T/bad.json")" = failed ] || fail "mixed-size series did not fail"

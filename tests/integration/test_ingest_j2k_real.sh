@@ -27,7 +27,7 @@ pass "$n JPEG 2000 instances stored as received"
 wait_until 60 job_state_is done || { cli jobs; fail "job did not finish"; }
 job=$(cli jobs --json | json "j[0]['id']")
 cli show "$job" --json > "$T/show.json"
-v="j['results']['volume']['volume']"
+v="j['results']['analysis']['volume']"
 [ "$(json "$v['dimensions']" < "$T/show.json")" = "[512, 512, $n]" ] || fail "dimensions"
 json "$v['hu']['min'] <= -1000 and 1000 <= $v['hu']['max'] <= 4000" < "$T/show.json" | grep -qx True \
   || fail "HU range $(json "$v['hu']" < "$T/show.json")"

@@ -32,11 +32,11 @@ wait_until 60 job_state_is done || { cli jobs; fail "job did not finish"; }
 cli series --json | json "[s['state'] for s in j]" | grep -q selected || fail "series not selected"
 job=$(cli jobs --json | json "j[0]['id']")
 cli show "$job" --json > "$T/show.json"
-dims=$(json "j['results']['volume']['volume']['dimensions']" < "$T/show.json")
+dims=$(json "j['results']['analysis']['volume']['dimensions']" < "$T/show.json")
 [ "$dims" = "[256, 256, 200]" ] || fail "volume dimensions $dims"
-zext=$(json "round(j['results']['volume']['volume']['z_extent_mm'],1)" < "$T/show.json")
+zext=$(json "round(j['results']['analysis']['volume']['z_extent_mm'],1)" < "$T/show.json")
 [ "$zext" = "497.5" ] || fail "z extent $zext, expected 497.5"
-hu=$(json "j['results']['volume']['volume']['hu']" < "$T/show.json")
+hu=$(json "j['results']['analysis']['volume']['hu']" < "$T/show.json")
 json "j['min'] <= -990 and j['max'] >= 600" <<<"$hu" | grep -qx True || fail "HU range implausible: $hu"
 pass "job done: 256x256x200, z extent 497.5 mm, HU $hu"
 

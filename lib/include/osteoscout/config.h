@@ -50,6 +50,16 @@ typedef struct os_config {
     int workers_lease_seconds;
     int workers_retry_delay_s;
 
+    /* [measure] */
+    double measure_bmd_osteoporosis_hu;
+    double measure_bmd_low_hu;
+    double measure_phase_offset_noncontrast_hu;
+    double measure_phase_offset_arterial_hu;
+    double measure_phase_offset_portal_hu;
+    double measure_smi_cutoff_male;
+    double measure_smi_cutoff_female;
+    double measure_trabecular_erosion_mm;
+
     /* [database] */
     char database_path[4096]; /* default: <data_dir>/osteoscout.db */
     int database_busy_timeout_ms;

@@ -5,7 +5,10 @@
 
 #include <stddef.h>
 #include <cjson/cJSON.h>
+#include "osteoscout/config.h"
 #include "osteoscout/error.h"
+#include "osteoscout/measure.h"
+#include "osteoscout/select.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -15,6 +18,9 @@ typedef struct os_pipeline_opts {
     /* Checked between steps and slices; when it becomes non-zero the run stops with
      * -ECANCELED. May be NULL. */
     const volatile int *cancel;
+    /* Thresholds and cut-offs (NULL: literature defaults). Patient height and sex are taken
+     * from the series' DICOM header. */
+    const os_measure_opts *measure;
 } os_pipeline_opts;
 
 /* Loads the series made of these files and produces the result JSON (version 1):
@@ -22,8 +28,36 @@ typedef struct os_pipeline_opts {
  *  "volume":{"dimensions":[nx,ny,nz], "spacing_mm":[..3], "z_min_mm", "z_max_mm",
  *            "z_extent_mm", "tilt_deg", "hu":{"min","max","mean","p1","p5","p50","p95","p99"},
  *            "n_files", "warnings":[...]},
+ *  "anatomy":{...}, "vertebrae":[...], "muscle":{...}, "fat":{...}, "bone_density":{...},
  *  "warnings":[...]}
+ * (docs/result-json.md documents every key.) Anatomy that cannot be found is reported in
+ * "warnings", not as a failure: only a series that cannot be loaded fails.
  * A series that cannot be loaded fails with a sentence that says why. */
+/* [series] of the configuration as selection rules. */
+void os_pipeline_select_rules(const os_config *cfg, os_select_rules *out);
+
+/* Offline analysis: what the daemon would analyse in a pile of files. */
+typedef struct os_study_plan {
+    char study_uid[65];
+    char chosen_series[65]; /* "" when no series is usable */
+    char **files;           /* of the chosen series, sorted by path */
+    size_t n_files;
+    struct {
+        char series_uid[65];
+        char reason[256];   /* "chosen", or why not */
+    } *series;
+    size_t n_series;
+} os_study_plan;
+
+/* Walks files and folders, reads every DICOM header, groups by study and series and applies
+ * the daemon's series selection. Files that are not readable DICOM are counted, not fatal. */
+int os_pipeline_plan_studies(const char *const *paths, size_t n, const os_select_rules *rules,
+                             os_study_plan **plans, size_t *n_plans, size_t *n_unreadable, os_error *err);
+void os_pipeline_free_plans(os_study_plan *plans, size_t n);
+
+/* [measure] of the configuration as measurement options. */
+void os_pipeline_measure_opts(const os_config *cfg, os_measure_opts *out);
+
 int os_pipeline_run_files(const char *const *paths, size_t n, const os_pipeline_opts *opts,
                           cJSON **result, os_error *err);
 

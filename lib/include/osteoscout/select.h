@@ -4,6 +4,7 @@
 #define OSTEOSCOUT_SELECT_H
 
 #include <stddef.h>
+#include "osteoscout/dicom.h"
 #include "osteoscout/store.h"
 
 #ifdef __cplusplus
@@ -25,6 +26,10 @@ typedef struct os_select_rules {
  * are never chosen. */
 int os_select_series(const os_series_summary *series, size_t n, const os_select_rules *rules,
                      char (*reasons)[OS_SELECT_REASON_MAX]);
+
+/* The summary of one series from its files' headers (all of one series), as the store makes
+ * it from its rows; state is "complete". */
+void os_select_summarise(const os_dicom_header *const *headers, size_t n, os_series_summary *out);
 
 /* 1 soft-tissue, -1 sharp (bone/lung), 0 unknown; kernel names of the major vendors. */
 int os_select_kernel_softness(const char *kernel);
