@@ -20,10 +20,56 @@ static const struct {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: osteoscout phantom --out DIR [--seed N] [--slices N] [--rows N] [--cols N]\n"
-               "         [--pixel MM] [--spacing MM] [--thickness MM] [--noise HU]\n"
+    fprintf(f, "usage: osteoscout phantom --out DIR [--seed N] [--random] [--slices N] [--rows N]\n"
+               "         [--cols N] [--pixel MM] [--spacing MM] [--thickness MM] [--noise HU]\n"
+               "         [--z-from LEVEL] [--z-to LEVEL] [--height M] [--sex M|F]\n"
+               "         [--habitus slim|average|obese] [--phase noncontrast|arterial|portal]\n"
+               "         [--trab-hu LEVEL:HU]... [--fracture LEVEL:wedge|biconcave|crush:LOSS]...\n"
                "         [--syntax explicit|implicit|jpeg-lossless|jpeg-ls|rle|j2k] [--kernel K]\n"
-               "         [--series-number N] [--study-uid UID] [--series-uid UID] [--json]\n");
+               "         [--series-number N] [--study-uid UID] [--series-uid UID] [--json]\n"
+               "LEVEL is T10 ... L5 (S1 also for --z-to/--z-from); the z range defaults to T10 ... S1\n"
+               "and --slices N means N slices centred on it. --random draws noise, habitus, sex,\n"
+               "height, trabecular HU and fractures from the seed; explicit options still win.\n");
+}
+
+/* "L1:150" → level 3, 150. */
+static int parse_trab(const char *s, os_phantom_opts *o) {
+    char lv[8];
+    const char *colon = strchr(s, ':');
+    if (!colon || colon - s >= (long)sizeof lv) goto bad;
+    memcpy(lv, s, (size_t)(colon - s));
+    lv[colon - s] = 0;
+    int l = os_phantom_level_parse(lv);
+    char *end;
+    double hu = strtod(colon + 1, &end);
+    if (l < 0 || l >= OS_PHANTOM_LEVELS || end == colon + 1 || *end || hu < -200 || hu > 1500)
+        goto bad;
+    o->trab_hu[l] = hu;
+    return 0;
+bad:
+    fprintf(stderr, "osteoscout: --trab-hu needs LEVEL:HU with LEVEL T10 ... L5, not '%s'\n", s);
+    return -1;
+}
+
+/* "L1:wedge:0.3" → level 3 wedge 0.3. */
+static int parse_fracture(const char *s, os_phantom_opts *o) {
+    char buf[64];
+    if (strlen(s) >= sizeof buf) goto bad;
+    strcpy(buf, s);
+    char *a = strtok(buf, ":"), *b = strtok(NULL, ":"), *c = strtok(NULL, ":");
+    if (!a || !b || !c || strtok(NULL, ":")) goto bad;
+    int l = os_phantom_level_parse(a), d = os_phantom_deformity_parse(b);
+    char *end;
+    double loss = strtod(c, &end);
+    if (l < 0 || l >= OS_PHANTOM_LEVELS || d < 0 || end == c || *end || !(loss >= 0 && loss <= 0.8))
+        goto bad;
+    o->deformity[l] = d;
+    o->height_loss[l] = d ? loss : 0;
+    return 0;
+bad:
+    fprintf(stderr, "osteoscout: --fracture needs LEVEL:wedge|biconcave|crush:LOSS (LOSS 0 ... 0.8), "
+                    "not '%s'\n", s);
+    return -1;
 }
 
 static int parse_int(const char *opt, const char *s, int min, int max, int *out) {
@@ -67,13 +113,26 @@ int cmd_phantom(int argc, char **argv, const os_config *cfg) {
         {"noise", required_argument, 0, 'N'},     {"syntax", required_argument, 0, 'x'},
         {"kernel", required_argument, 0, 'k'},    {"series-number", required_argument, 0, 'S'},
         {"study-uid", required_argument, 0, 'u'}, {"series-uid", required_argument, 0, 'U'},
-        {"json", no_argument, 0, 'j'},
+        {"json", no_argument, 0, 'j'},            {"random", no_argument, 0, 'R'},
+        {"z-from", required_argument, 0, 'F'},    {"z-to", required_argument, 0, 'T'},
+        {"height", required_argument, 0, 'H'},    {"sex", required_argument, 0, 'X'},
+        {"habitus", required_argument, 0, 'B'},   {"phase", required_argument, 0, 'P'},
+        {"trab-hu", required_argument, 0, 'A'},   {"fracture", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
     };
     os_phantom_opts o;
     os_phantom_defaults(&o);
+    /* --random draws from the seed first; every explicit option then wins over the draw,
+     * so the options are read twice: once for the seed and --random, once to apply. */
+    int random = 0, json = 0, bad = 0, opt;
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt == 'R') random = 1;
+        if (opt == 's') o.seed = strtoull(optarg, NULL, 10);
+    }
+    if (random) os_phantom_randomize(&o);
     const char *out = NULL, *syntax = "explicit";
-    int json = 0, bad = 0, opt;
     optind = 0; /* the top-level CLI has already run getopt over its own options */
     opterr = 0; /* our own message, in the CLI's "osteoscout: ..." form */
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -103,6 +162,44 @@ int cmd_phantom(int argc, char **argv, const os_config *cfg) {
         case 'u': o.study_uid = optarg; break;
         case 'U': o.series_uid = optarg; break;
         case 'j': json = 1; break;
+        case 'R': break;
+        case 'F':
+        case 'T': {
+            int l = os_phantom_level_parse(optarg);
+            if (l < 0) {
+                fprintf(stderr, "osteoscout: --%s needs a level T10 ... L5 or S1, not '%s'\n",
+                        opt == 'F' ? "z-from" : "z-to", optarg);
+                bad = 1;
+            } else if (opt == 'F') {
+                o.z_from = l;
+            } else {
+                o.z_to = l;
+            }
+            break;
+        }
+        case 'H': bad |= parse_double("height", optarg, 0.5, &o.patient_size_m) != 0; break;
+        case 'X':
+            if (strcmp(optarg, "M") && strcmp(optarg, "F")) {
+                fprintf(stderr, "osteoscout: --sex needs M or F, not '%s'\n", optarg);
+                bad = 1;
+            }
+            o.patient_sex = optarg[0];
+            break;
+        case 'B':
+            if ((o.habitus = os_phantom_habitus_parse(optarg)) < 0) {
+                fprintf(stderr, "osteoscout: --habitus needs slim, average or obese, not '%s'\n", optarg);
+                bad = 1;
+            }
+            break;
+        case 'P':
+            if ((o.phase = os_phantom_phase_parse(optarg)) < 0) {
+                fprintf(stderr, "osteoscout: --phase needs noncontrast, arterial or portal, not '%s'\n",
+                        optarg);
+                bad = 1;
+            }
+            break;
+        case 'A': bad |= parse_trab(optarg, &o) != 0; break;
+        case 'K': bad |= parse_fracture(optarg, &o) != 0; break;
         case 'h': usage(stdout); return 0;
         default:
             fprintf(stderr, "osteoscout: phantom: bad option or missing value: %s\n", argv[optind - 1]);
@@ -138,16 +235,22 @@ int cmd_phantom(int argc, char **argv, const os_config *cfg) {
     o.study_uid = study;
     o.series_uid = series;
 
+    if (o.z_from > o.z_to) {
+        fprintf(stderr, "osteoscout: --z-from %s is below --z-to %s\n",
+                os_phantom_level_name(o.z_from), os_phantom_level_name(o.z_to));
+        return 2;
+    }
     os_error err;
     os_error_clear(&err);
-    if (os_phantom_write_series(&o, out, &err) != 0) {
+    int n_slices = os_phantom_slice_count(&o, &err);
+    if (n_slices < 0 || os_phantom_write_series(&o, out, &err) != 0) {
         fprintf(stderr, "osteoscout: %s\n", err.msg);
         return 1;
     }
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "out", out);
-        cJSON_AddNumberToObject(j, "slices", o.slices);
+        cJSON_AddNumberToObject(j, "slices", n_slices);
         cJSON_AddNumberToObject(j, "rows", o.rows);
         cJSON_AddNumberToObject(j, "cols", o.cols);
         cJSON_AddNumberToObject(j, "pixel_mm", o.pixel_mm);
@@ -160,7 +263,7 @@ int cmd_phantom(int argc, char **argv, const os_config *cfg) {
         free(text);
         cJSON_Delete(j);
     } else {
-        printf("wrote %d slices (%d×%d, %.1f mm) to %s, study %s, series %s\n", o.slices, o.cols,
+        printf("wrote %d slices (%d×%d, %.1f mm) to %s, study %s, series %s\n", n_slices, o.cols,
                o.rows, o.slice_spacing_mm, out, study, series);
     }
     return 0;
