@@ -1,0 +1,274 @@
+/* The spinal canal, slice by slice: a low-density hole enclosed by bone (body in front,
+ * pedicles and laminae around) with a vertebral body in front of it. Candidates are chained
+ * along z by dynamic programming so that stray holes (bowel ringed by contrast, the inside of
+ * an osteoporotic body) cannot pull the track away; slices where the ring is open (discs,
+ * foramina) are bridged by interpolation. The canal anchors everything that follows: it is
+ * the one structure that is unmistakable on every vertebra, whatever the bone density. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spine_internal.h"
+
+#define MAX_CAND 8
+
+typedef struct cand {
+    double x, y; /* full-resolution voxel coordinates */
+    double score;
+} cand;
+
+typedef struct grid {
+    int k, w, h;        /* downsampling factor and size */
+    double px, py;      /* mm per grid pixel */
+    int16_t *d;         /* smoothed HU */
+    uint8_t *m;         /* 0 free, 1 bone, 2 outside */
+    int *stack;
+} grid;
+
+static void make_grid(const sp_ctx *c, int z, grid *g, int16_t *tmp) {
+    if (g->k == 1) {
+        sp_smooth_slice(c, z, g->d);
+        return;
+    }
+    (void)tmp;
+    const int16_t *s = c->vol->hu + c->plane * (size_t)z;
+    int k = g->k;
+    for (int y = 0; y < g->h; y++)
+        for (int x = 0; x < g->w; x++) {
+            int sum = 0;
+            for (int dy = 0; dy < k; dy++)
+                for (int dx = 0; dx < k; dx++)
+                    sum += s[(size_t)(x * k + dx) + (size_t)c->nx * (size_t)(y * k + dy)];
+            g->d[x + g->w * y] = (int16_t)(sum / (k * k));
+        }
+}
+
+/* Marks the background reachable from the border through non-bone (4-connected). */
+static void fill_outside(grid *g) {
+    int w = g->w, h = g->h, top = 0;
+    for (int x = 0; x < w; x++) {
+        g->stack[top++] = x;
+        g->stack[top++] = x + w * (h - 1);
+    }
+    for (int y = 0; y < h; y++) {
+        g->stack[top++] = w * y;
+        g->stack[top++] = w - 1 + w * y;
+    }
+    while (top) {
+        int p = g->stack[--top];
+        if (g->m[p]) continue;
+        g->m[p] = 2;
+        int x = p % w, y = p / w;
+        if (x > 0 && !g->m[p - 1]) g->stack[top++] = p - 1;
+        if (x < w - 1 && !g->m[p + 1]) g->stack[top++] = p + 1;
+        if (y > 0 && !g->m[p - w]) g->stack[top++] = p - w;
+        if (y < h - 1 && !g->m[p + w]) g->stack[top++] = p + w;
+    }
+}
+
+/* Walks anterior from the hole: a vertebral body must follow (a bony front 12–60 mm deep,
+ * filled with tissue denser than fat). */
+static int body_in_front(const sp_ctx *c, const grid *g, int x, int y) {
+    int step = -c->ypost, wall = -1, last = -1, n = 0, dense = 0;
+    double max_mm = 75;
+    for (int yy = y, i = 0; yy >= 0 && yy < g->h && i * g->py < max_mm; yy += step, i++) {
+        int v = g->d[x + g->w * yy];
+        int bone = v > c->t_bone;
+        if (wall < 0) {
+            if (bone) wall = i;
+            else if (i * g->py > 25) return 0;
+            continue;
+        }
+        if ((i - wall) * g->py > 60) break;
+        n++;
+        if (v > c->t_soft) dense++;
+        if (bone) last = i;
+        else if (v < -40 && (i - wall) * g->py > 8) break; /* fat in front of the body */
+    }
+    if (wall < 0 || last < 0) return 0;
+    double depth = (last - wall) * g->py;
+    return depth >= 12 && depth <= 60 && n > 0 && dense >= 0.75 * n;
+}
+
+static int find_candidates(const sp_ctx *c, grid *g, int z, cand *out) {
+    int w = g->w, h = g->h, n = 0;
+    size_t np = (size_t)w * (size_t)h;
+    make_grid(c, z, g, NULL);
+    for (size_t i = 0; i < np; i++) g->m[i] = g->d[i] > c->t_bone;
+    fill_outside(g);
+    double pix_mm2 = g->px * g->py;
+    for (size_t p0 = 0; p0 < np && n < MAX_CAND; p0++) {
+        if (g->m[p0]) continue;
+        /* one hole: grow it, gather its size, centre, density and extent */
+        int top = 0, area = 0, x0 = w, x1 = -1, y0 = h, y1 = -1;
+        double sx = 0, sy = 0, shu = 0;
+        g->stack[top++] = (int)p0;
+        g->m[p0] = 3;
+        while (top) {
+            int p = g->stack[--top];
+            int x = p % w, y = p / w;
+            area++;
+            sx += x;
+            sy += y;
+            shu += g->d[p];
+            if (x < x0) x0 = x;
+            if (x > x1) x1 = x;
+            if (y < y0) y0 = y;
+            if (y > y1) y1 = y;
+            const int nb[4] = {x > 0 ? p - 1 : -1, x < w - 1 ? p + 1 : -1, y > 0 ? p - w : -1,
+                               y < h - 1 ? p + w : -1};
+            for (int k = 0; k < 4; k++)
+                if (nb[k] >= 0 && !g->m[nb[k]]) {
+                    g->m[nb[k]] = 3;
+                    g->stack[top++] = nb[k];
+                }
+        }
+        double a_mm2 = area * pix_mm2, wmm = (x1 - x0 + 1) * g->px, hmm = (y1 - y0 + 1) * g->py;
+        double hu = shu / area;
+        if (a_mm2 < 35 || a_mm2 > 900 || wmm < 5 || hmm < 4 || wmm > 40 || hmm > 35) continue;
+        if (wmm > 3.5 * hmm || hmm > 3 * wmm) continue;
+        if (hu < -90 || hu > 110) continue;
+        int cxg = (int)lround(sx / area), cyg = (int)lround(sy / area);
+        if (!body_in_front(c, g, cxg, cyg)) continue;
+        out[n].x = (sx / area + 0.5) * g->k - 0.5;
+        out[n].y = (sy / area + 0.5) * g->k - 0.5;
+        out[n].score = 1.0 + (a_mm2 > 120 ? 0.3 : 0.0);
+        n++;
+    }
+    return n;
+}
+
+/* Best chain of candidates along z: each link may skip slices (open rings) for a small
+ * price, and must move in-plane no more than the spine's curvature allows. */
+static int chain(sp_ctx *c, cand (*cd)[MAX_CAND], const int *nc) {
+    int nz = c->nz, gap = (int)(45.0 / c->sz) + 1;
+    double *best = malloc((size_t)nz * MAX_CAND * sizeof *best);
+    int *prev = malloc((size_t)nz * MAX_CAND * sizeof *prev);
+    if (!best || !prev) {
+        free(best);
+        free(prev);
+        return -ENOMEM;
+    }
+    double top = -1;
+    int top_at = -1;
+    for (int z = 0; z < nz; z++)
+        for (int i = 0; i < nc[z]; i++) {
+            int id = z * MAX_CAND + i;
+            best[id] = cd[z][i].score;
+            prev[id] = -1;
+            for (int zz = z - 1; zz >= 0 && zz >= z - gap; zz--) {
+                double dz = (z - zz) * c->sz;
+                for (int j = 0; j < nc[zz]; j++) {
+                    double dx = (cd[z][i].x - cd[zz][j].x) * c->sx, dy = (cd[z][i].y - cd[zz][j].y) * c->sy;
+                    double d = sqrt(dx * dx + dy * dy), lim = 5 + 0.6 * dz;
+                    if (d > lim) continue;
+                    double r = d / (3 + 0.3 * dz);
+                    double v = best[zz * MAX_CAND + j] + cd[z][i].score - 0.3 * r * r -
+                               0.05 * (z - zz - 1);
+                    if (v > best[id]) {
+                        best[id] = v;
+                        prev[id] = zz * MAX_CAND + j;
+                    }
+                }
+            }
+            if (best[id] > top) {
+                top = best[id];
+                top_at = id;
+            }
+        }
+    int n = 0, zmax = -1, zmin = nz;
+    for (int id = top_at; id >= 0; id = prev[id]) {
+        int z = id / MAX_CAND, i = id % MAX_CAND;
+        c->canal_x[z] = cd[z][i].x;
+        c->canal_y[z] = cd[z][i].y;
+        c->canal_seen[z] = 1;
+        if (z > zmax) zmax = z;
+        if (z < zmin) zmin = z;
+        n++;
+    }
+    free(best);
+    free(prev);
+    c->z_lo = zmin;
+    c->z_hi = zmax;
+    return n;
+}
+
+/* Between seen slices: linear; beyond the ends: held, for as far as a vertebra reaches. */
+static void bridge(sp_ctx *c) {
+    int last = -1;
+    for (int z = c->z_lo; z <= c->z_hi; z++) {
+        if (!c->canal_seen[z]) continue;
+        if (last >= 0 && z - last > 1)
+            for (int k = last + 1; k < z; k++) {
+                double t = (double)(k - last) / (z - last);
+                c->canal_x[k] = c->canal_x[last] + t * (c->canal_x[z] - c->canal_x[last]);
+                c->canal_y[k] = c->canal_y[last] + t * (c->canal_y[z] - c->canal_y[last]);
+            }
+        last = z;
+    }
+    int reach = (int)(25.0 / c->sz);
+    int lo = c->z_lo - reach < 0 ? 0 : c->z_lo - reach;
+    int hi = c->z_hi + reach >= c->nz ? c->nz - 1 : c->z_hi + reach;
+    for (int z = lo; z < c->z_lo; z++) {
+        c->canal_x[z] = c->canal_x[c->z_lo];
+        c->canal_y[z] = c->canal_y[c->z_lo];
+    }
+    for (int z = c->z_hi + 1; z <= hi; z++) {
+        c->canal_x[z] = c->canal_x[c->z_hi];
+        c->canal_y[z] = c->canal_y[c->z_hi];
+    }
+    c->z_lo = lo;
+    c->z_hi = hi;
+}
+
+int sp_canal_track(sp_ctx *c, os_error *err) {
+    grid g;
+    memset(&g, 0, sizeof g);
+    double pmin = c->sx < c->sy ? c->sx : c->sy;
+    /* ~2 mm pixels are plenty to see a 10–20 mm canal, and keep this step cheap */
+    g.k = (int)lround(2.0 / pmin);
+    if (g.k < 1) g.k = 1;
+    g.w = c->nx / g.k;
+    g.h = c->ny / g.k;
+    g.px = c->sx * g.k;
+    g.py = c->sy * g.k;
+    size_t np = (size_t)g.w * (size_t)g.h;
+    g.d = malloc(np * sizeof *g.d);
+    g.m = malloc(np);
+    g.stack = malloc(np * 4 * sizeof *g.stack);
+    cand(*cd)[MAX_CAND] = malloc((size_t)c->nz * sizeof *cd);
+    int *nc = calloc((size_t)c->nz, sizeof *nc);
+    int rc = 0;
+    if (!g.d || !g.m || !g.stack || !cd || !nc) {
+        rc = os_error_set(err, -ENOMEM, "out of memory tracking the spinal canal");
+        goto done;
+    }
+    /* thin slices: every ~2 mm is enough, the chain bridges the rest */
+    int zstep = (int)lround(2.0 / c->sz);
+    if (zstep < 1) zstep = 1;
+    for (int z = 0; z < c->nz; z += zstep) {
+        if (sp_cancelled(c)) {
+            rc = os_error_set(err, -ECANCELED, "cancelled");
+            goto done;
+        }
+        nc[z] = find_candidates(c, &g, z, cd[z]);
+    }
+    int n = chain(c, cd, nc);
+    if (n < 0) {
+        rc = os_error_set(err, -ENOMEM, "out of memory tracking the spinal canal");
+        goto done;
+    }
+    if (n < 2 && c->nz > 2) {
+        rc = 1;
+        goto done;
+    }
+    bridge(c);
+done:
+    free(g.d);
+    free(g.m);
+    free(g.stack);
+    free(cd);
+    free(nc);
+    return rc;
+}
