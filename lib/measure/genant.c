@@ -1,0 +1,94 @@
+/* lib/measure: Genant's semi-quantitative grade (Genant, JBMR 1993) from the three heights,
+ * judged within the vertebra and against its neighbours. Within: shortest against tallest
+ * height, so wedges and biconcave bodies show. Against neighbours: a uniformly crushed body
+ * keeps its shape and shows only as smaller than the vertebrae above and below. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "measure_internal.h"
+
+/* Endplates are normally concave, so a healthy middle height is a few per cent below the
+ * anterior and posterior ones (about 5 % in the lumbar spine); the middle height is judged
+ * against that expectation so normal concavity never reads as a biconcave fracture. */
+#define MID_NORMAL_RATIO 0.95
+
+int os_measure_genant_grade(double reduction) {
+    if (isnan(reduction)) return -1;
+    return reduction < 0.20 ? 0 : reduction <= 0.25 ? 1 : reduction <= 0.40 ? 2 : 3;
+}
+
+/* Reduction within the vertebra, and which height is the short one (0 ant, 1 mid, 2 post). */
+static double within(const os_vertebra_measure *v, int *which) {
+    double ha = v->h_ant, hm = v->h_mid, hp = v->h_post;
+    if (isnan(ha) || isnan(hm) || isnan(hp)) return NAN;
+    double edge = fmax(ha, hp);
+    if (!(edge > 0)) return NAN;
+    double r_ant = 1 - ha / edge, r_post = 1 - hp / edge, r_mid = 1 - hm / (MID_NORMAL_RATIO * edge);
+    *which = r_ant >= r_post ? 0 : 2;
+    double r = fmax(r_ant, r_post);
+    if (r_mid > r) r = r_mid, *which = 1;
+    return r < 0 ? 0 : r;
+}
+
+static double tallest(const os_vertebra_measure *v) {
+    double h = fmax(v->h_ant, fmax(v->h_post, v->h_mid));
+    return isnan(h) ? NAN : h;
+}
+
+/* A neighbour's posterior height is the reference: it survives wedge fractures, and a
+ * neighbour that is itself fractured or cut by the field of view is no reference at all. */
+static int usable_neighbour(const os_anatomy *a, const os_measurements *m, int j, const int *grade_within) {
+    if (j < 0 || j >= m->n_vertebrae || j >= a->n_vertebrae) return 0;
+    if (a->vertebrae[j].cut_by_fov || grade_within[j] != 0) return 0;
+    return isfinite(m->vertebrae[j].h_post) && m->vertebrae[j].h_post > 0;
+}
+
+void mx_genant_all(const os_anatomy *a, os_measurements *m) {
+    int gw[OS_MAX_VERTEBRAE], which[OS_MAX_VERTEBRAE];
+    double rw[OS_MAX_VERTEBRAE];
+    for (int i = 0; i < m->n_vertebrae; i++) {
+        which[i] = -1;
+        rw[i] = within(&m->vertebrae[i], &which[i]);
+        gw[i] = os_measure_genant_grade(rw[i]);
+    }
+    for (int i = 0; i < m->n_vertebrae; i++) {
+        os_vertebra_measure *v = &m->vertebrae[i];
+        v->ratio_neighbours = NAN;
+        /* vertebrae[] runs cranial → caudal; neighbours are only those next in line. */
+        double sum = 0;
+        int n = 0;
+        for (int d = -1; d <= 1; d += 2) {
+            int j = i + d;
+            if (!usable_neighbour(a, m, j, gw)) continue;
+            if (a->vertebrae[i].level >= 0 && a->vertebrae[j].level >= 0 &&
+                abs(a->vertebrae[j].level - a->vertebrae[i].level) != 1)
+                continue; /* a gap in the labels: not the adjacent vertebra */
+            sum += m->vertebrae[j].h_post, n++;
+        }
+        double t = tallest(v);
+        if (n && isfinite(t)) v->ratio_neighbours = t / (sum / n);
+        double rn = isfinite(v->ratio_neighbours) ? 1 - v->ratio_neighbours : NAN;
+        int gn = os_measure_genant_grade(rn < 0 ? 0 : rn);
+        if (gw[i] < 0) {
+            v->genant_grade = -1;
+            snprintf(v->genant_basis, sizeof v->genant_basis, "not measurable");
+            snprintf(v->deformity, sizeof v->deformity, "none");
+            continue;
+        }
+        v->genant_grade = gn > gw[i] ? gn : gw[i];
+        if (v->genant_grade == 0)
+            snprintf(v->genant_basis, sizeof v->genant_basis, gn == 0 ? "both" : "within vertebra");
+        else if (gn == gw[i])
+            snprintf(v->genant_basis, sizeof v->genant_basis, "both");
+        else
+            snprintf(v->genant_basis, sizeof v->genant_basis, gn > gw[i] ? "against neighbours" : "within vertebra");
+        const char *def = "none";
+        if (v->genant_grade > 0) {
+            if (gw[i] >= gn) def = which[i] == 0 ? "wedge" : which[i] == 1 ? "biconcave" : "crush";
+            else def = "crush";
+        }
+        snprintf(v->deformity, sizeof v->deformity, "%s", def);
+    }
+}
