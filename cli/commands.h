@@ -23,5 +23,9 @@ int cmd_retry(int argc, char **argv, const os_config *cfg);
 int cmd_cancel(int argc, char **argv, const os_config *cfg);
 int cmd_phantom(int argc, char **argv, const os_config *cfg);
 int cmd_analyze(int argc, char **argv, const os_config *cfg);
+int cmd_outbound(int argc, char **argv, const os_config *cfg);
+int cmd_pause(int argc, char **argv, const os_config *cfg);
+int cmd_resume(int argc, char **argv, const os_config *cfg);
+int cmd_resend(int argc, char **argv, const os_config *cfg);
 
 #endif

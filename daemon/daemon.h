@@ -12,6 +12,7 @@
 #include "osteoscout/store.h"
 
 typedef struct os_worker_slot os_worker_slot;
+typedef struct os_sender os_sender;
 
 typedef struct os_daemon {
     os_config cfg;
@@ -38,6 +39,9 @@ typedef struct os_daemon {
     int n_slots;
     uv_timer_t lease_timer;
 
+    /* sender (daemon/sender.c): NULL when no destination is configured */
+    os_sender *sender;
+
     /* lifecycle */
     uv_signal_t sigterm, sigint;
     uv_timer_t watchdog;
@@ -60,6 +64,18 @@ void os_workers_dispatch(os_daemon *d);
 void os_workers_drain(os_daemon *d);
 int os_workers_busy(const os_daemon *d);
 void os_workers_stop(os_daemon *d);
+
+/* The sender: one send thread per destination, fed by a 1 s timer. */
+int os_sender_start(os_daemon *d, os_error *err);
+/* Claims and starts due batches for destinations with no send in flight. */
+void os_sender_run_once(os_daemon *d);
+/* Sends in flight stop after their current file; unsent files go back to pending. */
+void os_sender_drain(os_daemon *d);
+int os_sender_busy(const os_daemon *d);
+void os_sender_stop(os_daemon *d);
+/* Queues a finished job's outputs ([{"kind": "sr"|"sc", "path", "sop_instance_uid"}]) for
+ * every destination that wants their kind. Returns the number of new rows, or < 0. */
+int os_sender_enqueue_job_outputs(os_daemon *d, int64_t job_id, const cJSON *outputs);
 
 /* Called whenever something finished during a drain; exits the loop once all is idle. */
 void os_daemon_maybe_finish(os_daemon *d);

@@ -34,12 +34,13 @@ static void close_handle(uv_handle_t *h) {
 }
 
 void os_daemon_maybe_finish(os_daemon *d) {
-    if (!d->draining || d->scp_started || os_workers_busy(d)) return;
+    if (!d->draining || d->scp_started || os_workers_busy(d) || os_sender_busy(d)) return;
     os_log(OS_LOG_NOTICE, "daemon", "drained: stored=%lu duplicates=%lu discarded=%lu refused=%lu",
            atomic_load(&d->n_stored), atomic_load(&d->n_duplicates), atomic_load(&d->n_discarded),
            atomic_load(&d->n_refused));
     os_scheduler_stop(d);
     os_workers_stop(d);
+    os_sender_stop(d);
     close_handle((uv_handle_t *)&d->sigterm);
     close_handle((uv_handle_t *)&d->sigint);
     close_handle((uv_handle_t *)&d->watchdog);
@@ -49,9 +50,12 @@ static void begin_drain(os_daemon *d, const char *why) {
     if (d->draining) return;
     d->draining = 1;
     sd_notify(0, "STOPPING=1");
-    os_log(OS_LOG_NOTICE, "daemon", "%s: draining (associations in flight=finish, running jobs=requeue)", why);
+    os_log(OS_LOG_NOTICE, "daemon",
+           "%s: draining (associations in flight=finish, running jobs=requeue, sends=stop after the current file)",
+           why);
     os_listener_stop(d);
     os_workers_drain(d);
+    os_sender_drain(d);
     os_daemon_maybe_finish(d);
 }
 
@@ -94,6 +98,7 @@ static int start(os_daemon *d, os_error *err) {
     if (rc == 0) rc = os_workers_start(d, err);
     if (rc == 0) rc = os_listener_start(d, err);
     if (rc == 0) rc = os_scheduler_start(d, err);
+    if (rc == 0) rc = os_sender_start(d, err);
     return rc;
 }
 

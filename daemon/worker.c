@@ -65,6 +65,8 @@ static void record_outcome(os_worker_slot *s) {
                s->n_paths);
         snprintf(what, sizeof what, "job done in %.2f s", secs);
         os_store_event(d->store, os_now(), "info", what, s->job.id, NULL);
+        /* The SR and SC files the pipeline wrote go to every destination that wants them. */
+        os_sender_enqueue_job_outputs(d, s->job.id, cJSON_GetObjectItemCaseSensitive(s->result, "outputs"));
         return;
     }
     double retry_s = (double)d->cfg.workers_retry_delay_s * s->job.attempts;

@@ -8,7 +8,7 @@ packages=(
   libdcmtk-dev dcmtk dicom3tools orthanc
   libtorch-dev python3-torch
   libuv1-dev libsqlite3-dev sqlite3 libinih-dev libcjson-dev libsystemd-dev
-  libcmocka-dev libopenjp2-7-dev
+  libcmocka-dev libopenjp2-7-dev libcairo2-dev fonts-dejavu-core
   python3
 )
 

@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-typedef enum { K_INT, K_DOUBLE, K_BOOL, K_STRING, K_AE, K_CALLERS, K_OTHER, K_LOGLEVEL } key_kind;
+typedef enum { K_INT, K_DOUBLE, K_BOOL, K_STRING, K_AE, K_CALLERS, K_OTHER, K_LOGLEVEL, K_OUTPUTS } key_kind;
 
 typedef struct key_def {
     const char *section, *name;
@@ -59,6 +59,24 @@ static const key_def keys[] = {
     {"database", "busy_timeout_ms", K_INT, F(database_busy_timeout_ms), 0, 600000},
     {"log", "level", K_LOGLEVEL, F(log_level), 0, 0},
     {"log", "phi", K_BOOL, F(log_phi), 0, 0},
+    {"sender", "backoff_first_seconds", K_INT, F(sender_backoff_first_s), 1, 86400},
+    {"sender", "backoff_max_seconds", K_INT, F(sender_backoff_max_s), 1, 7 * 86400},
+    {"sender", "acse_timeout", K_INT, F(sender_acse_timeout_s), 1, 3600},
+    {"sender", "dimse_timeout", K_INT, F(sender_dimse_timeout_s), 1, 3600},
+};
+
+/* Keys of a [destination NAME] section; offsets are into os_destination. */
+#define FD(field) offsetof(os_destination, field), sizeof(((os_destination *)0)->field)
+static const key_def dest_keys[] = {
+    {"destination", "ae_title", K_AE, FD(ae_title), 0, 0},
+    {"destination", "host", K_STRING, FD(host), 0, 0},
+    {"destination", "port", K_INT, FD(port), 1, 65535},
+    {"destination", "outputs", K_OUTPUTS, FD(outputs), 0, 0},
+    {"destination", "max_age_hours", K_INT, FD(max_age_hours), 1, 24 * 365},
+    {"destination", "tls", K_BOOL, FD(tls), 0, 0},
+    {"destination", "tls_ca_file", K_STRING, FD(tls_ca_file), 0, 0},
+    {"destination", "tls_cert_file", K_STRING, FD(tls_cert_file), 0, 0},
+    {"destination", "tls_key_file", K_STRING, FD(tls_key_file), 0, 0},
 };
 
 void os_config_defaults(os_config *cfg) {
@@ -92,6 +110,22 @@ void os_config_defaults(os_config *cfg) {
     cfg->database_busy_timeout_ms = 10000;
     snprintf(cfg->log_level, sizeof cfg->log_level, "info");
     cfg->log_phi = 0;
+    cfg->sender_backoff_first_s = 30;
+    cfg->sender_backoff_max_s = 3600;
+    cfg->sender_acse_timeout_s = 30;
+    cfg->sender_dimse_timeout_s = 60;
+}
+
+int os_config_output_bit(const char *kind) {
+    if (kind && !strcmp(kind, "sr")) return OS_OUTPUT_SR;
+    if (kind && !strcmp(kind, "sc")) return OS_OUTPUT_SC;
+    return 0;
+}
+
+const os_destination *os_config_destination(const os_config *cfg, const char *name) {
+    for (int i = 0; i < cfg->n_destinations; i++)
+        if (!strcmp(cfg->destinations[i].name, name)) return &cfg->destinations[i];
+    return NULL;
 }
 
 static char *trim(char *s) {
@@ -163,12 +197,81 @@ static int parse_number(const char *value, key_kind kind, double *out) {
     return 0;
 }
 
+static int parse_outputs(const char *value, int *out, char *why, size_t whylen) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", value);
+    int bits = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        tok = trim(tok);
+        int bit = os_config_output_bit(tok);
+        if (!bit) {
+            snprintf(why, whylen, "\"%s\" is not an output (sr, sc)", tok);
+            return -1;
+        }
+        bits |= bit;
+    }
+    if (!bits) {
+        snprintf(why, whylen, "outputs is empty: list sr, sc or both");
+        return -1;
+    }
+    *out = bits;
+    return 0;
+}
+
+/* "destination NAME" → the destination called NAME, created (with its defaults) on first
+ * sight. NULL with a reason when the name is bad or there are too many. */
+static os_destination *destination_for(os_config *cfg, const char *section, char *why, size_t whylen) {
+    char name[256];
+    snprintf(name, sizeof name, "%s", section + strlen("destination"));
+    char *n = trim(name);
+    size_t len = strlen(n);
+    if (len == 0 || len >= OS_DEST_NAME_MAX) {
+        snprintf(why, whylen, "[%s]: a destination needs a name of 1 to %d characters: [destination PACS]",
+                 section, OS_DEST_NAME_MAX - 1);
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)n[i]) && n[i] != '-' && n[i] != '_') {
+            snprintf(why, whylen, "[%s]: a destination name has only letters, digits, - and _", section);
+            return NULL;
+        }
+    for (int i = 0; i < cfg->n_destinations; i++)
+        if (!strcmp(cfg->destinations[i].name, n)) return &cfg->destinations[i];
+    if (cfg->n_destinations >= OS_MAX_DESTINATIONS) {
+        snprintf(why, whylen, "[%s]: more than %d destinations", section, OS_MAX_DESTINATIONS);
+        return NULL;
+    }
+    os_destination *d = &cfg->destinations[cfg->n_destinations++];
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", n);
+    d->outputs = OS_OUTPUT_SR | OS_OUTPUT_SC;
+    d->max_age_hours = 72;
+    return d;
+}
+
+static int is_destination_section(const char *section) {
+    return !strncmp(section, "destination", 11) && (section[11] == '\0' || isspace((unsigned char)section[11]));
+}
+
 /* Applies one key; on failure writes the reason into why and returns -1. */
 static int apply(os_config *cfg, const char *section, const char *name, const char *raw, char *why,
                  size_t whylen) {
+    const key_def *table = keys;
+    size_t n_table = sizeof keys / sizeof keys[0];
+    char *base = (char *)cfg;
+    const char *match_section = section;
+    if (is_destination_section(section)) {
+        os_destination *d = destination_for(cfg, section, why, whylen);
+        if (!d) return -1;
+        table = dest_keys;
+        n_table = sizeof dest_keys / sizeof dest_keys[0];
+        base = (char *)d;
+        match_section = "destination";
+    }
     const key_def *k = NULL;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) k = &keys[i];
+    for (size_t i = 0; i < n_table; i++)
+        if (strcmp(table[i].section, match_section) == 0 && strcmp(table[i].name, name) == 0) k = &table[i];
     if (!k) {
         snprintf(why, whylen, "unknown key \"%s\" in section [%s]", name, section);
         return -1;
@@ -176,7 +279,7 @@ static int apply(os_config *cfg, const char *section, const char *name, const ch
     char value_buf[8192];
     snprintf(value_buf, sizeof value_buf, "%s", raw);
     char *value = trim(value_buf);
-    void *field = (char *)cfg + k->offset;
+    void *field = base + k->offset;
     double num;
     switch (k->kind) {
     case K_INT:
@@ -216,6 +319,14 @@ static int apply(os_config *cfg, const char *section, const char *name, const ch
         return 0;
     case K_CALLERS:
         return parse_callers(cfg, value, why, whylen);
+    case K_OUTPUTS:
+        if (parse_outputs(value, (int *)field, why, whylen) == 0) return 0;
+        {
+            char reason[300];
+            snprintf(reason, sizeof reason, "%s", why);
+            snprintf(why, whylen, "%s.%s: %s", section, name, reason);
+        }
+        return -1;
     case K_OTHER:
         if (!strcmp(value, "discard")) cfg->node_other_objects = OS_OTHER_DISCARD;
         else if (!strcmp(value, "reject")) cfg->node_other_objects = OS_OTHER_REJECT;
@@ -248,6 +359,27 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     return apply(ctx->cfg, section, name, value, ctx->why, sizeof ctx->why) == 0;
 }
 
+/* What a destination cannot do without; checked once the file and the overrides are in. */
+static int validate_destinations(const os_config *cfg, os_error *err) {
+    const char *where = cfg->path[0] ? cfg->path : "configuration";
+    if (cfg->sender_backoff_max_s < cfg->sender_backoff_first_s)
+        return os_error_set(err, -EINVAL, "%s: sender.backoff_max_seconds (%d) is below backoff_first_seconds (%d)",
+                            where, cfg->sender_backoff_max_s, cfg->sender_backoff_first_s);
+    for (int i = 0; i < cfg->n_destinations; i++) {
+        const os_destination *d = &cfg->destinations[i];
+        const char *missing = !d->host[0] ? "host" : !d->port ? "port" : !d->ae_title[0] ? "ae_title" : NULL;
+        if (missing)
+            return os_error_set(err, -EINVAL, "%s: [destination %s]: %s is not set", where, d->name, missing);
+        if (!d->tls && (d->tls_ca_file[0] || d->tls_cert_file[0] || d->tls_key_file[0]))
+            return os_error_set(err, -EINVAL, "%s: [destination %s]: tls_* files are set but tls = no", where,
+                                d->name);
+        if (!d->tls_cert_file[0] != !d->tls_key_file[0])
+            return os_error_set(err, -EINVAL, "%s: [destination %s]: tls_cert_file and tls_key_file go together",
+                                where, d->name);
+    }
+    return 0;
+}
+
 int os_config_load(const char *path, const char *const *overrides, size_t n_overrides, os_config *cfg,
                    os_error *err) {
     os_config_defaults(cfg);
@@ -275,7 +407,7 @@ int os_config_load(const char *path, const char *const *overrides, size_t n_over
         if (apply(cfg, trim(buf), trim(dot + 1), eq + 1, why, sizeof why) != 0)
             return os_error_set(err, -EINVAL, "--set %s: %s", overrides[i], why);
     }
-    return 0;
+    return validate_destinations(cfg, err);
 }
 
 void os_config_spool_dir(const os_config *cfg, char *out, size_t outlen) {

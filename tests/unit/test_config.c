@@ -13,6 +13,8 @@
 
 #include "osteoscout/config.h"
 
+static void expect_error(const char *text, const char *needle);
+
 static char *write_tmp(const char *text) {
     static char path[64];
     snprintf(path, sizeof path, "/tmp/os_config_XXXXXX");
@@ -34,6 +36,9 @@ static void defaults_match_documentation(void **state) {
     assert_int_equal(c.workers_count, 2);
     assert_int_equal(c.node_other_objects, OS_OTHER_DISCARD);
     assert_true(os_config_caller_allowed(&c, "ANYONE", "10.1.2.3"));
+    assert_int_equal(c.n_destinations, 0);
+    assert_int_equal(c.sender_backoff_first_s, 30);
+    assert_int_equal(c.sender_backoff_max_s, 3600);
 }
 
 static void shipped_file_loads(void **state) {
@@ -52,6 +57,66 @@ static void shipped_file_loads(void **state) {
     assert_int_equal(c.workers_lease_seconds, d.workers_lease_seconds);
     assert_string_equal(c.node_data_dir, d.node_data_dir);
     assert_string_equal(c.log_level, d.log_level);
+    assert_int_equal(c.n_destinations, 0); /* the example destination is commented out */
+    assert_int_equal(c.sender_backoff_first_s, d.sender_backoff_first_s);
+    assert_int_equal(c.sender_backoff_max_s, d.sender_backoff_max_s);
+    assert_int_equal(c.sender_acse_timeout_s, d.sender_acse_timeout_s);
+    assert_int_equal(c.sender_dimse_timeout_s, d.sender_dimse_timeout_s);
+}
+
+static void destinations(void **state) {
+    (void)state;
+    char *path = write_tmp("[sender]\nbackoff_first_seconds = 2\n"
+                           "[destination pacs]\nae_title = PACS\nhost = 10.0.0.5\nport = 104\n"
+                           "[destination archive-2]\nae_title = ARCH\nhost = arch\nport=11112\noutputs = sr\n"
+                           "max_age_hours = 24\ntls = yes\ntls_ca_file = /etc/ca.pem\n");
+    const char *ov[] = {"destination pacs.port=4104"};
+    os_config c;
+    os_error err = {0};
+    assert_int_equal(os_config_load(path, ov, 1, &c, &err), 0);
+    assert_int_equal(c.sender_backoff_first_s, 2);
+    assert_int_equal(c.n_destinations, 2);
+    const os_destination *p = os_config_destination(&c, "pacs");
+    assert_non_null(p);
+    assert_string_equal(p->ae_title, "PACS");
+    assert_string_equal(p->host, "10.0.0.5");
+    assert_int_equal(p->port, 4104);
+    assert_int_equal(p->outputs, OS_OUTPUT_SR | OS_OUTPUT_SC);
+    assert_int_equal(p->max_age_hours, 72);
+    assert_int_equal(p->tls, 0);
+    const os_destination *a = os_config_destination(&c, "archive-2");
+    assert_non_null(a);
+    assert_int_equal(a->outputs, OS_OUTPUT_SR);
+    assert_int_equal(a->max_age_hours, 24);
+    assert_int_equal(a->tls, 1);
+    assert_string_equal(a->tls_ca_file, "/etc/ca.pem");
+    assert_null(os_config_destination(&c, "nope"));
+    assert_int_equal(os_config_output_bit("sc"), OS_OUTPUT_SC);
+    assert_int_equal(os_config_output_bit("pdf"), 0);
+    unlink(path);
+}
+
+static void destination_errors(void **state) {
+    (void)state;
+    expect_error("[destination pacs]\nae_title = PACS\nhost = h\nport = 104\ncolour = red\n",
+                 ":5: unknown key \"colour\" in section [destination pacs]");
+    expect_error("[destination]\nhost = h\n", ":2: [destination]: a destination needs a name");
+    expect_error("[destination a.b]\nhost = h\n", "only letters, digits");
+    expect_error("[destination pacs]\noutputs = sr, pdf\n", "destination pacs.outputs: \"pdf\" is not an output");
+    expect_error("[destination pacs]\nae_title = PACS\nport = 104\n", "[destination pacs]: host is not set");
+    expect_error("[destination pacs]\nae_title = PACS\nhost = h\n", "[destination pacs]: port is not set");
+    expect_error("[destination pacs]\nhost = h\nport = 1\n", "[destination pacs]: ae_title is not set");
+    expect_error("[destination pacs]\nae_title = P\nhost = h\nport = 1\ntls_key_file = /k\ntls = yes\n",
+                 "tls_cert_file and tls_key_file go together");
+    expect_error("[destination pacs]\nae_title = P\nhost = h\nport = 1\ntls_ca_file = /k\n", "tls = no");
+    expect_error("[sender]\nbackoff_first_seconds = 100\nbackoff_max_seconds = 10\n", "below backoff_first_seconds");
+    char text[8192] = "";
+    for (int i = 0; i <= OS_MAX_DESTINATIONS; i++) {
+        char sec[128];
+        snprintf(sec, sizeof sec, "[destination d%d]\nae_title = P\nhost = h\nport = 1\n", i);
+        strcat(text, sec);
+    }
+    expect_error(text, "more than 16 destinations");
 }
 
 static void values_and_overrides(void **state) {
@@ -126,6 +191,7 @@ int main(void) {
         cmocka_unit_test(defaults_match_documentation), cmocka_unit_test(shipped_file_loads),
         cmocka_unit_test(values_and_overrides),         cmocka_unit_test(errors_name_file_line_and_reason),
         cmocka_unit_test(bad_override_is_an_error),     cmocka_unit_test(missing_file_is_an_error),
+        cmocka_unit_test(destinations),                 cmocka_unit_test(destination_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

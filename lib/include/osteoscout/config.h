@@ -21,6 +21,25 @@ typedef struct os_caller {
     char host[256];           /* empty: any host */
 } os_caller;
 
+/* [destination NAME]: a PACS the sender delivers results to. */
+#define OS_MAX_DESTINATIONS 16
+#define OS_DEST_NAME_MAX 33 /* 32 characters + NUL: letters, digits, '-' and '_' */
+#define OS_OUTPUT_SR 1      /* bits of os_destination.outputs */
+#define OS_OUTPUT_SC 2
+
+typedef struct os_destination {
+    char name[OS_DEST_NAME_MAX];
+    char ae_title[OS_AE_MAX]; /* called AE title */
+    char host[256];
+    int port;
+    int outputs;       /* OS_OUTPUT_* bits; default SR and SC */
+    int max_age_hours; /* give up (dead) this long after a file was queued */
+    int tls;           /* 1: DICOM over TLS (BCP 195 profile) */
+    char tls_ca_file[1024];   /* trusted CA certificates (PEM); verifies the peer when set */
+    char tls_cert_file[1024]; /* our certificate (PEM), for peers that require client auth */
+    char tls_key_file[1024];  /* its private key (PEM) */
+} os_destination;
+
 typedef struct os_config {
     char path[4096]; /* the file it was read from, or "" for defaults only */
 
@@ -60,6 +79,16 @@ typedef struct os_config {
     double measure_smi_cutoff_female;
     double measure_trabecular_erosion_mm;
 
+    /* [sender] */
+    int sender_backoff_first_s; /* first retry delay; doubles per failed attempt */
+    int sender_backoff_max_s;   /* cap of the delay */
+    int sender_acse_timeout_s;  /* connect and association negotiation */
+    int sender_dimse_timeout_s; /* each C-STORE response */
+
+    /* [destination NAME] sections, in file order */
+    os_destination destinations[OS_MAX_DESTINATIONS];
+    int n_destinations;
+
     /* [database] */
     char database_path[4096]; /* default: <data_dir>/osteoscout.db */
     int database_busy_timeout_ms;
@@ -78,6 +107,10 @@ void os_config_spool_dir(const os_config *cfg, char *out, size_t outlen);
 void os_config_db_path(const os_config *cfg, char *out, size_t outlen);
 /* Returns 1 when calling_ae (from peer_host) is on the allow-list. */
 int os_config_caller_allowed(const os_config *cfg, const char *calling_ae, const char *peer_host);
+/* The destination called name, or NULL. */
+const os_destination *os_config_destination(const os_config *cfg, const char *name);
+/* OS_OUTPUT_SR for "sr", OS_OUTPUT_SC for "sc", 0 for anything else. */
+int os_config_output_bit(const char *kind);
 
 #ifdef __cplusplus
 }

@@ -158,6 +158,118 @@ int os_store_jobs_json(os_store *st, const char *state, int limit, cJSON **out, 
 /* One job with "results": {kind: parsed JSON} and "events": [...]; -ENOENT when absent. */
 int os_store_job_json(os_store *st, int64_t job_id, cJSON **out, os_error *err);
 
+
+/* ---- outbound: results going back to PACS (lib/store/outbound.c) -------------------- *
+ * One row per file per destination: pending → sent | dead. The sender claims a batch
+ * (one job × one destination) by pushing its rows' next_try_at forward by a hold time,
+ * so a crash mid-send simply lets the hold lapse and the batch is tried again; the rows
+ * stay `pending` and keep their SOP Instance UIDs, so every retry sends the same objects. */
+
+#define OS_OUTBOUND_NAME_MAX 64
+
+typedef struct os_outbound_item {
+    const char *destination;
+    const char *kind; /* "sr" | "sc" */
+    const char *path;
+    const char *sop_uid;
+} os_outbound_item;
+
+/* Queues files in one transaction; a (job, destination, sop_uid) already queued is left
+ * alone, whatever its state. *added (may be NULL) counts the new rows. -ENOENT when the
+ * job does not exist, -EINVAL for a kind other than sr/sc. */
+int os_store_outbound_enqueue(os_store *st, int64_t job_id, const os_outbound_item *items, size_t n, double now,
+                              size_t *added, os_error *err);
+
+/* Who wants what: a destination and whether it takes SR and SC files. */
+typedef struct os_outbound_route {
+    const char *destination;
+    int sr, sc;
+} os_outbound_route;
+
+/* Queues a job's outputs as the pipeline lists them in its result,
+ * [{"kind": "sr"|"sc", "path", "sop_instance_uid"}], for every route that wants the kind
+ * (os_store_outbound_enqueue's rules). Malformed entries are counted in *skipped (may be
+ * NULL) and left out. */
+int os_store_outbound_enqueue_outputs(os_store *st, int64_t job_id, const cJSON *outputs,
+                                      const os_outbound_route *routes, size_t n_routes, double now,
+                                      size_t *added, size_t *skipped, os_error *err);
+
+typedef struct os_outbound_file {
+    int64_t id;
+    char kind[4];
+    char sop_uid[65];
+    char path[4096];
+    int attempts; /* before this try */
+} os_outbound_file;
+
+typedef struct os_outbound_batch {
+    int64_t job_id;
+    char destination[OS_OUTBOUND_NAME_MAX];
+    double queued_at; /* the oldest file's */
+    os_outbound_file *files;
+    size_t n;
+} os_outbound_batch;
+
+void os_outbound_batch_free(os_outbound_batch *b);
+
+/* Claims the oldest due batch of one destination: its pending rows of one job with
+ * next_try_at <= now, unless the destination is paused. Their next_try_at becomes
+ * now + hold_s (the claim). *found = 0 when nothing is due. */
+int os_store_outbound_claim(os_store *st, const char *destination, double now, double hold_s,
+                            os_outbound_batch *batch, int *found, os_error *err);
+
+typedef enum os_outbound_result {
+    OS_OUTBOUND_SENT = 0,      /* the PACS stored it (success or warning status) */
+    OS_OUTBOUND_TRANSIENT = 1, /* try again after the backoff, dead once older than max age */
+    OS_OUTBOUND_PERMANENT = 2, /* dead now: retrying cannot help */
+    OS_OUTBOUND_ABANDONED = 3  /* not tried (shutting down): pending again at once, no attempt counted */
+} os_outbound_result;
+
+typedef struct os_outbound_outcome {
+    int64_t id;
+    os_outbound_result result;
+    int status;        /* DIMSE status, or -1 when the failure was not a DIMSE status */
+    const char *error; /* a sentence, or NULL */
+} os_outbound_outcome;
+
+typedef struct os_outbound_policy {
+    double backoff_first_s, backoff_max_s;
+    double max_age_s; /* from queued_at */
+    double jitter_u;  /* uniform in [0, 1): the caller's randomness, one draw per batch */
+} os_outbound_policy;
+
+typedef struct os_outbound_tally {
+    size_t sent, retry, dead, abandoned;
+    double next_try_at; /* of the rows left to retry (0 when none) */
+} os_outbound_tally;
+
+/* Records a batch's outcomes in one transaction (attempts+1 except when abandoned; dead
+ * rows get an event). Rows no longer pending are left alone. tally may be NULL. */
+int os_store_outbound_record(os_store *st, const os_outbound_outcome *outcomes, size_t n,
+                             const os_outbound_policy *policy, double now, os_outbound_tally *tally,
+                             os_error *err);
+
+/* The retry delay after the attempts-th failed attempt (1, 2, ...):
+ * min(max, first * 2^(attempts-1)) scaled by a jitter factor 0.8 + 0.4*u, never above max. */
+double os_outbound_backoff(int attempts, double first_s, double max_s, double u);
+
+/* Every row of the job back to pending, due now, with attempts reset to 0 and a fresh
+ * max-age allowance; the previous states go to the job's events. *n (may be NULL) counts
+ * the rows. -ENOENT when the job does not exist. */
+int os_store_outbound_resend(os_store *st, int64_t job_id, double now, size_t *n, os_error *err);
+
+/* Pauses (rows stay pending, nothing is claimed) or resumes a destination. */
+int os_store_destination_set_paused(os_store *st, const char *destination, int paused, double now,
+                                    os_error *err);
+int os_store_destination_paused(os_store *st, const char *destination, int *paused, os_error *err);
+
+/* [{"id","job_id","destination","kind","sop_uid","state","attempts","next_try_at",
+ *   "last_status","last_error","created_at","sent_at"}] newest first; state may be NULL. */
+int os_store_outbound_json(os_store *st, const char *state, int limit, cJSON **out, os_error *err);
+/* [{"name","paused","paused_at","pending","sent","dead","next_try_at"}] for every
+ * destination with rows or a pause record, by name. */
+int os_store_destinations_json(os_store *st, cJSON **out, os_error *err);
+
 #ifdef __cplusplus
 }
 #endif
