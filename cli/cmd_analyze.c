@@ -1,181 +1,124 @@
-/* `osteoscout analyze`: runs the same pipeline as the daemon on folders of DICOM files,
- * offline, without a database: one series per folder in, result JSON out. */
-#include <dirent.h>
+/* `osteoscout analyze`: the daemon's pipeline, offline, on files and folders of DICOM. The
+ * files are grouped into studies and each study's series is chosen by the daemon's own rules
+ * ([series] of the configuration), then analysed with the daemon's [measure] settings, so a
+ * result here is the result the node would have sent. Exit status 0 only when every study
+ * gave a result. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 
-#include "commands.h"
+#include "analyze_output.h"
+#include "cli.h"
 #include "osteoscout/fs.h"
 #include "osteoscout/pipeline.h"
 
+typedef struct analyze_args {
+    int json, csv, dicom;
+    const char *out_dir;
+} analyze_args;
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: osteoscout analyze PATH... [--json] [--out DIR]\n"
-               "  each PATH is a folder holding one series (or a single DICOM file);\n"
-               "  --json prints the result (an array when there are several paths)\n");
+    fprintf(f, "usage: osteoscout analyze PATH... [--json|--csv] [--out DIR] [--dicom]\n"
+               "  PATHs are DICOM files or folders (searched recursively); files are grouped by study\n"
+               "  and each study's series is chosen as the daemon would.\n"
+               "  --json   one JSON array, an item per study: {study_uid, series_uid, status, error,\n"
+               "           series[], result} (result as documented in docs/result-json.md)\n"
+               "  --csv    one row per study with the key figures\n"
+               "  --out    write DIR/<study>.json per study\n"
+               "  --dicom  also write the SR and Secondary Capture pages to DIR/<study>/ (needs --out)\n"
+               "exit status: 0 every study analysed, 1 at least one failed or had no usable series, 2 usage\n");
 }
 
-/* DICOM Part 10 files carry "DICM" after a 128-byte preamble; everything else in a folder
- * (truth.json, READMEs, DICOMDIR-less junk) is skipped. */
-static int is_dicom(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    char magic[4];
-    int ok = fseek(f, 128, SEEK_SET) == 0 && fread(magic, 1, 4, f) == 4 &&
-             memcmp(magic, "DICM", 4) == 0;
-    fclose(f);
-    return ok;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_list(char **v, size_t n) {
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
-/* The DICOM files of a folder, sorted by name so runs are reproducible. */
-static int list_series(const char *path, char ***out, size_t *n_out, os_error *err) {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return os_error_set(err, -errno, "cannot read %s: %s", path, strerror(errno));
-    char **v = NULL;
-    size_t n = 0, cap = 0;
-    if (S_ISREG(st.st_mode)) {
-        v = malloc(sizeof *v);
-        if (!v || !(v[0] = strdup(path))) {
-            free(v);
-            return os_error_set(err, -ENOMEM, "out of memory");
-        }
-        *out = v;
-        *n_out = 1;
-        return 0;
-    }
-    DIR *d = opendir(path);
-    if (!d) return os_error_set(err, -errno, "cannot open folder %s: %s", path, strerror(errno));
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || strcmp(e->d_name, "truth.json") == 0) continue;
-        char full[PATH_MAX];
-        if (snprintf(full, sizeof full, "%s/%s", path, e->d_name) >= (int)sizeof full) continue;
-        struct stat fs;
-        if (stat(full, &fs) != 0 || !S_ISREG(fs.st_mode) || !is_dicom(full)) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            char **bigger = realloc(v, cap * sizeof *v);
-            if (!bigger) break;
-            v = bigger;
-        }
-        if (!(v[n] = strdup(full))) break;
-        n++;
-    }
-    int broke = e != NULL;
-    closedir(d);
-    if (broke) {
-        free_list(v, n);
-        return os_error_set(err, -ENOMEM, "out of memory listing %s", path);
-    }
-    if (n == 0) {
-        free(v);
-        return os_error_set(err, -ENOENT, "no DICOM files in %s", path);
-    }
-    qsort(v, n, sizeof *v, cmp_str);
-    *out = v;
-    *n_out = n;
-    return 0;
-}
-
-static int path_base(const char *path, char *out, size_t len) {
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    size_t l = strlen(tmp);
-    while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
-    const char *b = strrchr(tmp, '/');
-    return snprintf(out, len, "%s", b && b[1] ? b + 1 : tmp) < (int)len ? 0 : -1;
-}
-
-static int write_result(const char *out_dir, const char *path, const cJSON *result, os_error *err) {
-    char base[NAME_MAX + 1], file[PATH_MAX];
-    if (path_base(path, base, sizeof base) != 0 ||
-        snprintf(file, sizeof file, "%s/%s.json", out_dir, base) >= (int)sizeof file)
-        return os_error_set(err, -ENAMETOOLONG, "output path too long for %s", path);
-    char *text = cJSON_Print(result);
+static int write_json_file(const char *path, const cJSON *v, os_error *err) {
+    char *text = cJSON_Print(v);
     if (!text) return os_error_set(err, -ENOMEM, "out of memory");
-    FILE *f = fopen(file, "w");
+    FILE *f = fopen(path, "w");
     int bad = !f;
     if (f) {
         bad |= fputs(text, f) < 0 || fputc('\n', f) == EOF;
         bad |= fclose(f) != 0;
     }
     free(text);
-    if (bad) return os_error_set(err, -EIO, "cannot write %s", file);
-    return 0;
+    return bad ? os_error_set(err, -EIO, "cannot write %s", path) : 0;
 }
 
-static void print_summary(const char *path, const cJSON *result) {
-    const cJSON *v = cJSON_GetObjectItem(result, "volume");
-    const cJSON *dims = cJSON_GetObjectItem(v, "dimensions");
-    const cJSON *sp = cJSON_GetObjectItem(v, "spacing_mm");
-    const cJSON *hu = cJSON_GetObjectItem(v, "hu");
-    printf("%s: %d×%d×%d, %.2f×%.2f×%.2f mm, HU %d…%d, %d warning%s\n", path,
-           cJSON_GetArrayItem(dims, 0)->valueint, cJSON_GetArrayItem(dims, 1)->valueint,
-           cJSON_GetArrayItem(dims, 2)->valueint, cJSON_GetArrayItem(sp, 0)->valuedouble,
-           cJSON_GetArrayItem(sp, 1)->valuedouble, cJSON_GetArrayItem(sp, 2)->valuedouble,
-           cJSON_GetObjectItem(hu, "min")->valueint, cJSON_GetObjectItem(hu, "max")->valueint,
-           cJSON_GetArraySize(cJSON_GetObjectItem(result, "warnings")),
-           cJSON_GetArraySize(cJSON_GetObjectItem(result, "warnings")) == 1 ? "" : "s");
-    const cJSON *w;
-    cJSON_ArrayForEach(w, cJSON_GetObjectItem(result, "warnings"))
-        printf("  warning: %s\n", w->valuestring);
+static cJSON *study_item(const os_study_plan *p) {
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "study_uid", p->study_uid);
+    cJSON_AddStringToObject(item, "series_uid", p->chosen_series);
+    cJSON *series = cJSON_AddArrayToObject(item, "series");
+    for (size_t i = 0; i < p->n_series; i++) {
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "series_uid", p->series[i].series_uid);
+        cJSON_AddStringToObject(s, "reason", p->series[i].reason);
+        cJSON_AddItemToArray(series, s);
+    }
+    return item;
 }
 
-/* One path: list, run, report. Returns 0 on success; *item gets the JSON to print. */
-static int analyze_one(const char *path, const char *out_dir, cJSON **item) {
-    os_error err;
-    os_error_clear(&err);
-    char **files = NULL;
-    size_t n = 0;
-    cJSON *result = NULL;
-    int rc = list_series(path, &files, &n, &err);
-    if (!rc) rc = os_pipeline_run_files((const char *const *)files, n, NULL, &result, &err);
-    if (!rc && out_dir) rc = write_result(out_dir, path, result, &err);
-    free_list(files, n);
-    if (rc) {
-        fprintf(stderr, "osteoscout: %s: %s\n", path, err.msg);
-        cJSON_Delete(result);
-        *item = cJSON_CreateObject();
-        cJSON_AddStringToObject(*item, "input", path);
-        cJSON_AddStringToObject(*item, "error", err.msg);
+static void set_outcome(cJSON *item, const char *status, const char *error, cJSON *result) {
+    cJSON_AddStringToObject(item, "status", status);
+    if (error) cJSON_AddStringToObject(item, "error", error);
+    else cJSON_AddNullToObject(item, "error");
+    if (result) cJSON_AddItemToObject(item, "result", result);
+    else cJSON_AddNullToObject(item, "result");
+}
+
+/* One study: choose, run, keep. Returns 0 when it gave a result. */
+static int analyze_study(const os_study_plan *p, const analyze_args *a, const os_measure_opts *mo, cJSON *item) {
+    if (!p->chosen_series[0]) {
+        char why[1024] = "";
+        for (size_t i = 0; i < p->n_series; i++) {
+            size_t len = strlen(why);
+            snprintf(why + len, sizeof why - len, "%s%s", len ? "; " : "", p->series[i].reason);
+        }
+        set_outcome(item, "no usable series", why, NULL);
         return 1;
     }
-    cJSON_AddStringToObject(result, "input", path);
-    *item = result;
+    char key[128], outbox[PATH_MAX] = "";
+    os_fs_safe_component(p->study_uid, key, sizeof key);
+    if (a->dicom) snprintf(outbox, sizeof outbox, "%s/%s", a->out_dir, key);
+    os_pipeline_opts opts = {.measure = mo, .outbox_dir = a->dicom ? outbox : NULL};
+    os_error err;
+    os_error_clear(&err);
+    cJSON *result = NULL;
+    int rc = os_pipeline_run_files((const char *const *)p->files, p->n_files, &opts, &result, &err);
+    if (rc) {
+        set_outcome(item, "failed", err.msg, NULL);
+        return 1;
+    }
+    set_outcome(item, "ok", NULL, result);
+    if (a->out_dir) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s.json", a->out_dir, key);
+        if (write_json_file(path, result, &err)) {
+            fprintf(stderr, "osteoscout: %s\n", err.msg);
+            return 1;
+        }
+    }
     return 0;
 }
 
-int cmd_analyze(int argc, char **argv, const os_config *cfg) {
-    (void)cfg;
+static int parse_args(int argc, char **argv, analyze_args *a) {
     static const struct option longopts[] = {
-        {"json", no_argument, 0, 'j'},
-        {"out", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"json", no_argument, 0, 'j'}, {"csv", no_argument, 0, 'c'},  {"out", required_argument, 0, 'o'},
+        {"dicom", no_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
-    int json = 0, opt;
-    const char *out_dir = NULL;
+    memset(a, 0, sizeof *a);
+    int opt;
     optind = 0; /* the top-level CLI has already run getopt over its own options */
-    opterr = 0; /* our own message, in the CLI's "osteoscout: ..." form */
+    opterr = 0;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'j': json = 1; break;
-        case 'o': out_dir = optarg; break;
+        case 'j': a->json = 1; break;
+        case 'c': a->csv = 1; break;
+        case 'o': a->out_dir = optarg; break;
+        case 'd': a->dicom = 1; break;
         case 'h': usage(stdout); return 0;
         default:
             fprintf(stderr, "osteoscout: analyze: bad option or missing value: %s\n", argv[optind - 1]);
@@ -183,33 +126,56 @@ int cmd_analyze(int argc, char **argv, const os_config *cfg) {
             return 2;
         }
     }
+    if (a->json && a->csv) return fprintf(stderr, "osteoscout: analyze: --json or --csv, not both\n"), 2;
+    if (a->dicom && !a->out_dir) return fprintf(stderr, "osteoscout: analyze: --dicom needs --out DIR\n"), 2;
     if (optind >= argc) {
         fprintf(stderr, "osteoscout: analyze needs at least one PATH\n");
         usage(stderr);
         return 2;
     }
-    if (out_dir) {
-        os_error err;
-        os_error_clear(&err);
-        if (os_fs_mkdirs(out_dir, 0755, &err) != 0) {
-            fprintf(stderr, "osteoscout: %s\n", err.msg);
-            return 1;
-        }
+    return -1;
+}
+
+int cmd_analyze(int argc, char **argv, const os_config *cfg) {
+    analyze_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    os_error err;
+    os_error_clear(&err);
+    if (a.out_dir && os_fs_mkdirs(a.out_dir, 0750, &err) != 0) return cli_fail("%s", err.msg);
+
+    os_select_rules rules;
+    os_measure_opts mo;
+    os_pipeline_select_rules(cfg, &rules);
+    os_pipeline_measure_opts(cfg, &mo);
+    os_study_plan *plans = NULL;
+    size_t n_plans = 0, n_unreadable = 0;
+    if (os_pipeline_plan_studies((const char *const *)argv + optind, (size_t)(argc - optind), &rules, &plans,
+                                 &n_plans, &n_unreadable, &err) != 0)
+        return cli_fail("%s", err.msg);
+    if (n_unreadable)
+        fprintf(stderr, "osteoscout: %zu file%s skipped: not readable DICOM\n", n_unreadable,
+                n_unreadable == 1 ? "" : "s");
+    if (n_plans == 0) {
+        os_pipeline_free_plans(plans, n_plans);
+        return cli_fail("no DICOM studies found");
     }
-    int n_paths = argc - optind, failed = 0;
+
+    int progress = isatty(STDERR_FILENO), failed = 0;
     cJSON *all = cJSON_CreateArray();
-    for (int i = optind; i < argc; i++) {
-        cJSON *item = NULL;
-        int bad = analyze_one(argv[i], out_dir, &item);
-        failed |= bad;
-        if (!bad && !json) print_summary(argv[i], item);
+    if (a.csv) analyze_print_csv_header(stdout);
+    for (size_t i = 0; i < n_plans; i++) {
+        if (progress) analyze_progress((int)i, (int)n_plans, plans[i].study_uid);
+        cJSON *item = study_item(&plans[i]);
+        failed |= analyze_study(&plans[i], &a, &mo, item);
+        if (progress) analyze_progress((int)n_plans, (int)n_plans, "");
+        if (a.csv) analyze_print_csv_row(stdout, item);
+        else if (!a.json) analyze_print_summary(stdout, item);
+        fflush(stdout);
         cJSON_AddItemToArray(all, item);
     }
-    if (json) {
-        char *text = cJSON_Print(n_paths == 1 ? cJSON_GetArrayItem(all, 0) : all);
-        if (text) puts(text);
-        free(text);
-    }
+    if (a.json && cli_print_json(all) != 0) failed = 1;
     cJSON_Delete(all);
+    os_pipeline_free_plans(plans, n_plans);
     return failed ? 1 : 0;
 }

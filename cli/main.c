@@ -25,7 +25,7 @@ const os_cli_command os_cli_commands[] = {
     {"pause", cmd_pause, "DEST [--json]", "stop sending to a destination (files stay pending)"},
     {"resume", cmd_resume, "DEST [--json]", "send to a paused destination again"},
     {"resend", cmd_resend, "JOB [--json]", "deliver a job's results again, without analysing it again"},
-    {"analyze", cmd_analyze, "PATH... [--json|--csv] [--out DIR]",
+    {"analyze", cmd_analyze, "PATH... [--json|--csv] [--out DIR] [--dicom]",
      "run the daemon's pipeline offline on files and folders, one result per study"},
     {"phantom", cmd_phantom, "--out DIR [options] [--json]", "write a synthetic CT series with known truth"},
 };

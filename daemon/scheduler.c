@@ -25,12 +25,8 @@ static void select_study(os_daemon *d, const char *study_uid) {
             return;
         }
     }
-    os_select_rules rules = {
-        .min_slices = d->cfg.series_min_slices,
-        .max_thickness_mm = d->cfg.series_max_thickness_mm,
-        .min_z_coverage_mm = d->cfg.series_min_z_coverage_mm,
-        .max_tilt_deg = d->cfg.series_max_tilt_deg,
-    };
+    os_select_rules rules;
+    os_pipeline_select_rules(&d->cfg, &rules);
     char(*reasons)[OS_SELECT_REASON_MAX] = calloc(n ? n : 1, sizeof *reasons);
     const char **uids = calloc(n ? n : 1, sizeof *uids);
     const char **why = calloc(n ? n : 1, sizeof *why);

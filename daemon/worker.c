@@ -26,7 +26,14 @@ struct os_worker_slot {
 
 static void run_job(uv_work_t *req) {
     os_worker_slot *s = req->data;
-    os_pipeline_opts opts = {.cancel = &s->cancel};
+    os_measure_opts mo;
+    os_pipeline_measure_opts(&s->d->cfg, &mo);
+    char outbox[4200];
+    snprintf(outbox, sizeof outbox, "%s/outbox/%lld", s->d->cfg.node_data_dir, (long long)s->job.id);
+    os_report_opts ro;
+    os_report_opts_defaults(&ro);
+    ro.device_name = s->d->cfg.node_name;
+    os_pipeline_opts opts = {.cancel = &s->cancel, .measure = &mo, .outbox_dir = outbox, .report = &ro};
     s->result = NULL;
     os_error_clear(&s->err);
     s->rc = os_pipeline_run_files((const char *const *)s->paths, s->n_paths, &opts, &s->result, &s->err);

@@ -252,7 +252,14 @@ int read_geometry(const char *path, os_slice_geom **frames, size_t *n, os_error 
     int count = frame_count(ds);
     os_slice_geom *g = static_cast<os_slice_geom *>(calloc((size_t)count, sizeof *g));
     if (!g) return os_error_set(err, -ENOMEM, "%s: out of memory for %d frames", path, count);
-    for (int i = 0; i < count; i++) g[i] = frame_geometry(ds, i).g;
+    char sop_class[OS_UID_MAX] = "", sop_uid[OS_UID_MAX] = "";
+    get_string(ds, DCM_SOPClassUID, sop_class, sizeof sop_class);
+    get_string(ds, DCM_SOPInstanceUID, sop_uid, sizeof sop_uid);
+    for (int i = 0; i < count; i++) {
+        g[i] = frame_geometry(ds, i).g;
+        memcpy(g[i].sop_class_uid, sop_class, sizeof sop_class);
+        memcpy(g[i].sop_instance_uid, sop_uid, sizeof sop_uid);
+    }
     *frames = g;
     *n = (size_t)count;
     return 0;

@@ -124,7 +124,11 @@ static void check_series(const char *syntax, const char *name) {
     assert_true(fabs(num(v, "z_extent_mm") - (SLICES - 1) * SPACING) < 1e-6);
     assert_true(num(v, "tilt_deg") < 1e-6);
     assert_int_equal((int)num(v, "n_files"), SLICES);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "warnings")), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(v, "warnings")), 0);
+    /* Every step ran and said what it found, even on a phantom too coarse for anatomy. */
+    assert_true(cJSON_IsObject(cJSON_GetObjectItem(r, "anatomy")));
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(r, "vertebrae")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "synthetic")));
 
     /* HU range: the extremes are air and the brightest voxel, widened by at most ~6 SD of
      * noise over 40 × 64 × 48 voxels. */

@@ -72,6 +72,9 @@ typedef struct os_slice_geom {
     double thickness;
     int rows, cols;
     double rescale_slope, rescale_intercept;
+    /* Of the file the frame is in: what a report points back at. */
+    char sop_class_uid[OS_UID_MAX];
+    char sop_instance_uid[OS_UID_MAX];
 } os_slice_geom;
 
 /* Per-frame geometry of a CT or Enhanced CT file; *frames is malloc'd (caller frees). */

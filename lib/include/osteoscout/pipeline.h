@@ -8,6 +8,7 @@
 #include "osteoscout/config.h"
 #include "osteoscout/error.h"
 #include "osteoscout/measure.h"
+#include "osteoscout/report.h"
 #include "osteoscout/select.h"
 
 #ifdef __cplusplus
@@ -21,14 +22,20 @@ typedef struct os_pipeline_opts {
     /* Thresholds and cut-offs (NULL: literature defaults). Patient height and sex are taken
      * from the series' DICOM header. */
     const os_measure_opts *measure;
+    /* When set, the SR and the Secondary Capture pages are written into this folder (created
+     * if needed) and listed in the result's "outputs". */
+    const char *outbox_dir;
+    const os_report_opts *report; /* NULL: defaults (series 9001/9002) */
 } os_pipeline_opts;
 
-/* Loads the series made of these files and produces the result JSON (version 1):
+/* Loads the series made of these files, finds the anatomy, measures it and, when asked,
+ * writes the report objects; produces the result JSON (version 1):
  * {"result_version":1, "software":{"name":"OsteoScout","version":...},
  *  "volume":{"dimensions":[nx,ny,nz], "spacing_mm":[..3], "z_min_mm", "z_max_mm",
  *            "z_extent_mm", "tilt_deg", "hu":{"min","max","mean","p1","p5","p50","p95","p99"},
  *            "n_files", "warnings":[...]},
  *  "anatomy":{...}, "vertebrae":[...], "muscle":{...}, "fat":{...}, "bone_density":{...},
+ *  "outputs":[{"kind":"sr"|"sc","path","sop_instance_uid","series_instance_uid"}...],
  *  "warnings":[...]}
  * (docs/result-json.md documents every key.) Anatomy that cannot be found is reported in
  * "warnings", not as a failure: only a series that cannot be loaded fails.
