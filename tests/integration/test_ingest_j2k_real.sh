@@ -32,4 +32,14 @@ v="j['results']['analysis']['volume']"
 json "$v['hu']['min'] <= -1000 and 1000 <= $v['hu']['max'] <= 4000" < "$T/show.json" | grep -qx True \
   || fail "HU range $(json "$v['hu']" < "$T/show.json")"
 pass "job decoded the real J2K series: $(json "$v['dimensions']" < "$T/show.json"), HU $(json "[$v['hu']['min'], $v['hu']['max']]" < "$T/show.json")"
+# Partial coverage (about T11–T12, no sacrum, last rib out of view): the pipeline must not
+# invent anatomy. It names no level it cannot place and says which are missing.
+a="j['results']['analysis']"
+json "[v.get('label') for v in $a['vertebrae'] if v.get('label') not in (None, '?')]" < "$T/show.json" | grep -qx '\[\]' \
+  || fail "levels invented on a partial scan: $(json "[v.get('label') for v in $a['vertebrae']]" < "$T/show.json")"
+json "$a['anatomy']['levels_missing']" < "$T/show.json" | grep -q '"L1"' || fail "L1 not reported missing"
+json "$a['muscle']['L3']['area_cm2'] is None and $a['bone_density']['category'] is None" < "$T/show.json" | grep -qx True \
+  || fail "L3 muscle or L1 density reported on a scan that does not hold them"
+json "any('not reported' in w for w in $a['warnings'])" < "$T/show.json" | grep -qx True || fail "no missing-level warning"
+pass "partial real scan: no level invented, missing levels named"
 stop_daemon
