@@ -27,5 +27,6 @@ int cmd_outbound(int argc, char **argv, const os_config *cfg);
 int cmd_pause(int argc, char **argv, const os_config *cfg);
 int cmd_resume(int argc, char **argv, const os_config *cfg);
 int cmd_resend(int argc, char **argv, const os_config *cfg);
+int cmd_evaluate(int argc, char **argv, const os_config *cfg);
 
 #endif

@@ -28,6 +28,8 @@ const os_cli_command os_cli_commands[] = {
     {"analyze", cmd_analyze, "PATH... [--json|--csv] [--out DIR] [--dicom]",
      "run the daemon's pipeline offline on files and folders, one result per study"},
     {"phantom", cmd_phantom, "--out DIR [options] [--json]", "write a synthetic CT series with known truth"},
+    {"evaluate", cmd_evaluate, "FILE.csv --time C --event C --score C... [--json]",
+     "discrimination and calibration of risk scores on a follow-up cohort"},
 };
 const size_t os_cli_n_commands = sizeof os_cli_commands / sizeof os_cli_commands[0];
 

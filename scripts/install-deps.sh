@@ -10,6 +10,8 @@ packages=(
   libuv1-dev libsqlite3-dev sqlite3 libinih-dev libcjson-dev libsystemd-dev
   libcmocka-dev libopenjp2-7-dev libcairo2-dev fonts-dejavu-core
   python3
+  # osteoscout evaluate's reference test: survival, riskRegression, pROC and sklearn
+  r-base-core r-cran-survival r-cran-riskregression r-cran-proc python3-sklearn python3-numpy
 )
 
 missing=()
