@@ -42,6 +42,10 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+def dist(p, q):
+    return sum((a - b) ** 2 for a, b in zip(p, q)) ** 0.5
+
+
 def mae(xs):
     return statistics.mean(abs(x) for x in xs) if xs else float("nan")
 
@@ -52,6 +56,8 @@ def main():
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep")
+    ap.add_argument("--details", action="store_true", help="one line per study")
+    ap.add_argument("--no-speed", action="store_true", help="skip the 512x512x300 timing")
     a = ap.parse_args()
     osc = os.path.join(a.build, "bin", "osteoscout")
     work = a.keep or tempfile.mkdtemp(prefix="osteoscout-accuracy.")
@@ -65,6 +71,7 @@ def main():
         shutil.rmtree(d, ignore_errors=True)
         run([osc, "phantom", "--out", d] + phantom_args(rng, i))
         t = json.load(open(os.path.join(d, "truth.json")))
+        t["_dir"] = os.path.basename(d)
         truths[t["study_uid"]] = t
     render_s = time.time() - t0
     t0 = time.time()
@@ -74,7 +81,7 @@ def main():
 
     labels_ok = labels_total = invented = 0
     hu_err, h_err, grade_pairs, area_err, mhu_err = [], [], [], [], []
-    failed = []
+    failed, details = [], []
     for s in studies:
         t = truths.get(s["study_uid"])
         if t is None:
@@ -83,26 +90,38 @@ def main():
             failed.append(s["error"])
             continue
         r = s["result"]
-        found = {v["label"]: v for v in r.get("vertebrae", [])}
+        found = {v["label"]: v for v in r.get("vertebrae", []) if v.get("label") not in (None, "?")}
         in_scan = [v for v in t["vertebrae"] if v["in_scan"]]
-        truth_labels = {v["label"] for v in in_scan}
-        invented += len([l for l in found if l not in truth_labels])
+        # A found label is wrong when the truth body nearest to its centre has another label.
+        # S1 has no truth entry (the phantom's truth covers T10-L5), so it is not judged.
+        bad = []
+        for label, fv in found.items():
+            if label not in LEVELS or fv.get("center_lps_mm") is None:
+                continue
+            near = min(t["vertebrae"], key=lambda tv: dist(fv["center_lps_mm"], tv["center_lps_mm"]))
+            if near["label"] != label:
+                bad.append(label)
+        invented += len(bad)
+        ok_here = 0
+        worst_h = 0.0
         for tv in in_scan:
             labels_total += 1
             fv = found.get(tv["label"])
             if fv is None or fv.get("center_lps_mm") is None:
                 continue
-            dist = sum((p - q) ** 2 for p, q in zip(fv["center_lps_mm"], tv["center_lps_mm"])) ** 0.5
-            if dist > 10:
+            if dist(fv["center_lps_mm"], tv["center_lps_mm"]) > 10:
                 continue
             labels_ok += 1
+            ok_here += 1
             if fv.get("trabecular_hu_mean") is not None:
                 hu_err.append(fv["trabecular_hu_mean"] - tv["trabecular_hu"])
             for k in ("height_anterior_mm", "height_middle_mm", "height_posterior_mm"):
                 if fv.get(k) is not None:
                     h_err.append(fv[k] - tv[k])
+                    worst_h = max(worst_h, abs(fv[k] - tv[k]))
             if fv.get("genant_grade") is not None and fv["genant_grade"] >= 0:
                 grade_pairs.append((fv["genant_grade"], tv["genant_grade"]))
+        mus = []
         for level in ("L3", "L1"):
             tm = t.get("muscle", {}).get(level)
             fm = r.get("muscle", {}).get(level)
@@ -110,9 +129,15 @@ def main():
                 continue
             if not fm or fm.get("area_cm2") is None:
                 area_err.append(float("nan"))
+                mus.append("%s missing" % level)
                 continue
             area_err.append(100 * (fm["area_cm2"] - tm["area_cm2"]) / tm["area_cm2"])
             mhu_err.append(fm["mean_hu"] - tm["mean_hu"])
+            mus.append("%s %+.1f%% %+.1fHU" % (level, area_err[-1], mhu_err[-1]))
+        details.append("%s px %.2f sl %.2f sd %4.1f: labels %d/%d%s, worst height %.2f mm, %s" % (
+            t["_dir"], t["pixel_mm"],
+            t["slice_spacing_mm"], t["noise_sd_hu"], ok_here, len(in_scan),
+            (" WRONG " + ",".join(bad)) if bad else "", worst_h, "; ".join(mus)))
 
     agree = sum(1 for f, t in grade_pairs if f == t)
     worst = max((abs(f - t) for f, t in grade_pairs), default=0)
@@ -120,7 +145,7 @@ def main():
     area_ok = [x for x in area_err if x == x]
     rows = [
         ("studies analysed", "%d of %d" % (len(studies) - len(failed), a.n), "all", len(failed) == 0 and len(studies) == a.n),
-        ("level labelling accuracy", "%.1f %% (%d/%d), %d invented" % (100 * labels_ok / max(labels_total, 1), labels_ok, labels_total, invented),
+        ("level labelling accuracy", "%.1f %% (%d/%d), %d mislabelled" % (100 * labels_ok / max(labels_total, 1), labels_ok, labels_total, invented),
          "100 %", labels_ok == labels_total and invented == 0),
         ("trabecular HU MAE", "%.2f HU (n=%d)" % (mae(hu_err), len(hu_err)), "<= 5 HU", mae(hu_err) <= 5),
         ("height MAE", "%.2f mm (n=%d)" % (mae(h_err), len(h_err)), "<= 1 mm", mae(h_err) <= 1),
@@ -140,6 +165,10 @@ def main():
         print("%-28s %-58s %-22s %s" % (name, value, goal, "yes" if ok else "NO"))
     for e in failed[:5]:
         print("failed study: %s" % e)
+    if a.details:
+        print("\n".join(sorted(details)))
+    if a.no_speed:
+        return 0
 
     # Speed and memory on one 512x512x300 series.
     big = os.path.join(work, "big")

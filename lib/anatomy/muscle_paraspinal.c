@@ -43,7 +43,10 @@ static void zones(const ms_ctx *c, zone zs[4]) {
 static int seed_of(const ms_ctx *c, double u, double v, double dist_body) {
     double hw = c->fr.hw, hd = c->fr.hd, au = fabs(u);
     if (dist_body >= 2 && dist_body <= 8 && fabs(v) < 0.6 * hd && au > 0.6 * hw) return OS_TISSUE_PSOAS;
-    if (au >= 8 && au <= 30 && v >= hd + 22 && v <= hd + 42) return OS_TISSUE_ERECTOR;
+    /* behind the transverse processes, from beside the spinous process out to about the
+     * width of the body again: multifidus medially, longissimus and iliocostalis laterally.
+     * Seeding all of it matters: thin fat septa part them, and growth does not cross fat. */
+    if (au >= 8 && au <= fmin(hw + 25, 50) && v >= hd + 22 && v <= hd + 42) return OS_TISSUE_ERECTOR;
     if (au >= hw + 35 && au <= hw + 55 && v >= hd - 2 && v <= hd + 14) return OS_TISSUE_QL;
     return 0;
 }

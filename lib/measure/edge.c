@@ -59,18 +59,16 @@ void mx_profile_free(mx_profile *p) {
     p->hu = p->w8 = p->c8 = NULL;
 }
 
-/* Indicator of [x0, x1] as sample j saw it. */
-static double blurred(const mx_profile *p, int j, double x0, double x1) {
+/* Share of sample j's voxels (as the grid blurred them) lying below x: the blurred step. */
+static double below(const mx_profile *p, int j, double x) {
     const double *w = p->w8 + 8 * (size_t)j, *c = p->c8 + 8 * (size_t)j;
     double v = 0;
-    for (int k = 0; k < 8; k++) {
-        if (w[k] == 0) continue;
-        double hi = isinf(x1) ? 1 : trap_cdf(x1 - c[k], p->ka, p->kb);
-        double lo = isinf(x0) ? 0 : trap_cdf(x0 - c[k], p->ka, p->kb);
-        v += w[k] * (hi - lo);
-    }
+    for (int k = 0; k < 8; k++)
+        if (w[k] != 0) v += w[k] * trap_cdf(x - c[k], p->ka, p->kb);
     return v;
 }
+
+#define SLOTS 12 /* cached steps: 4 edges, then both ends of 4 rims */
 
 typedef struct model {
     double edges[4];
@@ -79,7 +77,34 @@ typedef struct model {
     int n_rims;
     double rim_fixed;  /* NAN: free */
     int has_lo, has_hi; /* body: a neighbour below / above within the profile */
+    /* The blurred step of every sample at each edge, kept per slot with the position it was
+     * computed at: a grid search moves one disc's two surfaces at a time, so the other
+     * edges' steps are reused instead of recomputed. Then each sample's total weight. */
+    double *cache;     /* (SLOTS + 1) × n */
+    double cache_at[SLOTS];
 } model;
+
+static int model_init(model *m, const mx_profile *p) {
+    memset(m, 0, sizeof *m);
+    m->cache = malloc((size_t)(SLOTS + 1) * (size_t)p->n * sizeof *m->cache);
+    if (!m->cache) return -1;
+    for (int k = 0; k < SLOTS; k++) m->cache_at[k] = NAN; /* never equal: nothing cached yet */
+    double *wt = m->cache + (size_t)SLOTS * p->n;
+    for (int j = 0; j < p->n; j++) {
+        const double *w = p->w8 + 8 * (size_t)j;
+        wt[j] = w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] + w[7];
+    }
+    return 0;
+}
+
+static const double *steps(model *m, const mx_profile *p, int slot, double x) {
+    double *v = m->cache + (size_t)slot * p->n;
+    if (m->cache_at[slot] != x) {
+        for (int j = 0; j < p->n; j++) v[j] = isnan(p->hu[j]) ? 0 : below(p, j, x);
+        m->cache_at[slot] = x;
+    }
+    return v;
+}
 
 /* Solves the small normal equations in place (Gaussian elimination with pivoting). */
 static int solve(double A[MAX_LEVELS][MAX_LEVELS], double *b, int n) {
@@ -111,50 +136,58 @@ static int solve(double A[MAX_LEVELS][MAX_LEVELS], double *b, int n) {
     return 0;
 }
 
-static void columns(const model *m, const mx_profile *p, int j, double *col, double *rim) {
-    for (int l = 0; l <= m->n_edges; l++) {
-        double x0 = l == 0 ? -INFINITY : m->edges[l - 1];
-        double x1 = l == m->n_edges ? INFINITY : m->edges[l];
-        col[l] = x1 <= x0 ? 0 : blurred(p, j, x0, x1);
-    }
-    *rim = 0;
-    for (int r = 0; r < m->n_rims; r++) *rim += blurred(p, j, m->rims[r][0], m->rims[r][1]);
-}
-
-/* Sum of squared residuals of the best levels for these edges; levels out when asked. */
-static double sse(const mx_profile *p, const model *m, double *levels) {
+/* Sum of squared residuals of the best levels for these edges; levels out when asked.
+ * One pass: the residual follows from the normal equations, e = y·y − 2 x·b + xᵀAx. */
+static double sse(const mx_profile *p, model *m, double *levels) {
     int nl = m->n_edges + 1, free_rim = isnan(m->rim_fixed), np = nl + free_rim;
-    double A[MAX_LEVELS][MAX_LEVELS], b[MAX_LEVELS], col[MAX_LEVELS], rim;
+    double A[MAX_LEVELS][MAX_LEVELS], A0[MAX_LEVELS][MAX_LEVELS], b[MAX_LEVELS], col[MAX_LEVELS], rim, yy = 0;
     memset(A, 0, sizeof A);
     memset(b, 0, sizeof b);
+    /* Each sample's column of the design matrix: a layer is the difference of the blurred
+     * steps at its two edges, a rim likewise (one of its ends is its edge). */
+    const double *fe[4], *fr[4][2], *wt = m->cache + (size_t)SLOTS * p->n;
+    for (int e = 0; e < m->n_edges; e++) fe[e] = steps(m, p, e, m->edges[e]);
+    for (int r = 0; r < m->n_rims; r++)
+        for (int end = 0; end < 2; end++) {
+            int e = 0;
+            while (e < m->n_edges && m->edges[e] != m->rims[r][end]) e++;
+            fr[r][end] = e < m->n_edges ? fe[e] : steps(m, p, 4 + 2 * r + end, m->rims[r][end]);
+        }
     int used = 0;
     for (int j = 0; j < p->n; j++) {
         if (isnan(p->hu[j])) continue;
         double y = p->hu[j];
-        columns(m, p, j, col, &rim);
+        for (int l = 0; l <= m->n_edges; l++) {
+            double lo = l == 0 ? 0 : fe[l - 1][j], hi = l == m->n_edges ? wt[j] : fe[l][j];
+            col[l] = l > 0 && l < m->n_edges && m->edges[l] <= m->edges[l - 1] ? 0 : hi - lo;
+        }
+        rim = 0;
+        for (int r = 0; r < m->n_rims; r++) rim += fr[r][1][j] - fr[r][0][j];
         if (free_rim) col[nl] = rim;
         else y -= m->rim_fixed * rim;
+        yy += y * y;
         for (int r = 0; r < np; r++) {
             b[r] += col[r] * y;
-            for (int c = 0; c < np; c++) A[r][c] += col[r] * col[c];
+            for (int c = 0; c <= r; c++) A[r][c] += col[r] * col[c];
         }
         used++;
     }
     if (used < np + 2) return INFINITY;
+    for (int r = 0; r < np; r++)
+        for (int c = r + 1; c < np; c++) A[r][c] = A[c][r];
+    memcpy(A0, A, sizeof A0);
     /* A whisper of ridge keeps a layer squeezed out of the window from making it singular. */
     for (int r = 0; r < np; r++) A[r][r] += 1e-6 * used;
     double x[MAX_LEVELS];
     memcpy(x, b, sizeof x);
     if (solve(A, x, np)) return INFINITY;
-    double e = 0;
-    for (int j = 0; j < p->n; j++) {
-        if (isnan(p->hu[j])) continue;
-        double y = p->hu[j], f = 0;
-        columns(m, p, j, col, &rim);
-        for (int l = 0; l < nl; l++) f += x[l] * col[l];
-        f += (free_rim ? x[nl] : m->rim_fixed) * rim;
-        e += (y - f) * (y - f);
+    double e = yy;
+    for (int r = 0; r < np; r++) {
+        double ax = 0;
+        for (int c = 0; c < np; c++) ax += A0[r][c] * x[c];
+        e += x[r] * (ax - 2 * b[r]);
     }
+    if (e < 0) e = 0;
     if (levels) {
         for (int l = 0; l < nl; l++) levels[l] = x[l];
         levels[nl] = free_rim ? x[nl] : m->rim_fixed;
@@ -214,7 +247,7 @@ int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, doub
     if (p->n < 8 || !(hi0 > lo0)) return -1;
     double s_first = p->s0, s_last = p->s0 + (p->n - 1) * p->ds;
     model m;
-    memset(&m, 0, sizeof m);
+    if (model_init(&m, p)) return -1;
     m.rim_fixed = isnan(rim_excess_hu_mm) ? NAN : rim_excess_hu_mm / RIM_MM;
     m.has_lo = isfinite(nb_lo0) && nb_lo0 > s_first;
     m.has_hi = isfinite(nb_hi0) && nb_hi0 < s_last;
@@ -254,7 +287,9 @@ int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, doub
     }
     double lv[MAX_LEVELS];
     place_body(&m, pos);
-    if (!isfinite(sse(p, &m, lv))) return -1;
+    int bad = !isfinite(sse(p, &m, lv));
+    free(m.cache);
+    if (bad) return -1;
     out->lo = pos[1];
     out->hi = pos[2];
     out->bone_hu = lv[m.has_lo ? 2 : 1];
@@ -273,13 +308,15 @@ static void place_wall(model *m, const double *pos) {
 
 double mx_fit_wall_rim(const mx_profile *p, double e0, double *err) {
     model m;
-    memset(&m, 0, sizeof m);
+    *err = NAN;
+    if (model_init(&m, p)) return NAN;
     m.rim_fixed = NAN;
     double pos[1] = {e0};
     line_search(p, &m, place_wall, pos, 0, e0 - 4, e0 + 4);
     double lv[MAX_LEVELS];
     place_wall(&m, pos);
     *err = sse(p, &m, lv);
+    free(m.cache);
     if (!isfinite(*err)) return NAN;
     return lv[2] * RIM_MM;
 }

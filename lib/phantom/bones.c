@@ -62,8 +62,9 @@ static void to_global(const ph_vertebra *v, double a, double l, double h, double
     q[2] = v->o[2] + a * v->ap[2] + h * v->ax[2];
 }
 
-/* One rib pair per thoracic vertebra: neck from the body's side to the transverse process
- * tip, then round an oval just inside the fascia, dropping as it goes forward. */
+/* One rib pair per thoracic vertebra: head against the body's side, neck to the transverse
+ * process tip, shaft on to the angle and round an oval just inside the fascia, dropping as it
+ * goes forward; one continuous bone, as a real rib is. */
 int ph_ribs_build(ph_model *m) {
     static const double reach[5] = {2.45, 2.35, 2.2, 1.7, 1.15}; /* T8 … T12, radians */
     static const double drop[5] = {45, 45, 42, 30, 18};
@@ -97,6 +98,17 @@ int ph_ribs_build(ph_model *m) {
             }
             double rx = pl.fx - 7, cy = pl.f_cy, rp = pl.f_back - 9 - cy, ra = cy - pl.f_front - 9;
             double psi0 = asin(clampd((fabs(a1[0]) + 12) / rx, 0, 1)), psi1 = reach[vi];
+            /* The shaft runs on from the tubercle to the rib's angle without a break: a real
+             * rib is one bone from head to tip, so the centre line is bridged from the
+             * transverse process tip to where the oval starts, in steps under 1 mm. */
+            double b1[3] = {side * rx * sin(psi0), cy + (cos(psi0) > 0 ? rp : ra) * cos(psi0), a1[2]};
+            double gap = sqrt(sq(b1[0] - a1[0]) + sq(b1[1] - a1[1]));
+            int nb = (int)ceil(gap / 0.8);
+            for (int k = 1; k < nb && t->n < 600; k++) {
+                double f = k / (double)nb;
+                for (int i = 0; i < 3; i++) t->p[t->n][i] = a1[i] + f * (b1[i] - a1[i]);
+                t->n++;
+            }
             int steps = 500;
             for (int k = 0; k <= steps && t->n < 600; k++) {
                 double f = k / (double)steps, psi = psi0 + f * (psi1 - psi0);
