@@ -62,7 +62,7 @@ static int parse_horizons(const char *s, double *h, size_t *n) {
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (*n == MAX_HORIZONS) return cli_bad_usage(CMD, "at most %d horizons", MAX_HORIZONS);
-        double v;
+        double v = 0;
         if (parse_number("--horizons", tok, &v)) return 2;
         for (size_t k = 0; k < *n; k++)
             if (h[k] == v) return cli_bad_usage(CMD, "--horizons names %g twice", v);
