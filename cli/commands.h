@@ -28,5 +28,6 @@ int cmd_pause(int argc, char **argv, const os_config *cfg);
 int cmd_resume(int argc, char **argv, const os_config *cfg);
 int cmd_resend(int argc, char **argv, const os_config *cfg);
 int cmd_evaluate(int argc, char **argv, const os_config *cfg);
+int cmd_selftest(int argc, char **argv, const os_config *cfg);
 
 #endif

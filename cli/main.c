@@ -30,6 +30,8 @@ const os_cli_command os_cli_commands[] = {
     {"phantom", cmd_phantom, "--out DIR [options] [--json]", "write a synthetic CT series with known truth"},
     {"evaluate", cmd_evaluate, "FILE.csv --time C --event C --score C... [--json]",
      "discrimination and calibration of risk scores on a follow-up cohort"},
+    {"selftest", cmd_selftest, "[--dest NAME] [--host HOST] [--timeout S] [--json]",
+     "send a synthetic CT to the running node and check the results it sends back: PASS or FAIL"},
 };
 const size_t os_cli_n_commands = sizeof os_cli_commands / sizeof os_cli_commands[0];
 

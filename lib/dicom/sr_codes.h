@@ -21,8 +21,10 @@
 #define OS_CODE_GENANT_GRADE OS_CODE_PRIV("VB-GENANT", "Genant semiquantitative fracture grade")
 #define OS_CODE_SMI OS_CODE_PRIV("SMI", "Skeletal muscle index")
 #define OS_CODE_VFX_PROB OS_CODE_PRIV("VFX-PROB", "Probability of prevalent vertebral fracture")
+#define OS_CODE_VFX_RISK_1Y OS_CODE_PRIV("VFX-RISK-1Y", "1 Year vertebral fracture risk")
 #define OS_CODE_VFX_RISK_2Y OS_CODE_PRIV("VFX-RISK-2Y", "2 Year vertebral fracture risk")
 #define OS_CODE_VFX_RISK_3Y OS_CODE_PRIV("VFX-RISK-3Y", "3 Year vertebral fracture risk")
+#define OS_CODE_VFX_RISK_4Y OS_CODE_PRIV("VFX-RISK-4Y", "4 Year vertebral fracture risk")
 #define OS_CODE_VFX_RISK_5Y OS_CODE_PRIV("VFX-RISK-5Y", "5 Year vertebral fracture risk")
 
 /* DCM. */

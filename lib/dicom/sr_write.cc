@@ -302,6 +302,7 @@ void add_models(report_builder &b, const cJSON *result, const std::string &ct_cl
     const cJSON *m;
     cJSON_ArrayForEach(m, models) {
         if (!cJSON_IsObject(m)) continue;
+        if (json_str(m, "status") == "failed") continue; /* its error is on the summary page */
         std::string name = json_str(m, "name");
         if (name.empty() && m->string) name = m->string;
         std::string version = json_str(m, "version");
@@ -309,11 +310,17 @@ void add_models(report_builder &b, const cJSON *result, const std::string &ct_cl
         double x;
         if (json_num(m, "prevalent_fracture_probability", &x))
             items.push_back(make_num(OS_CODE_VFX_PROB, OS_UNIT_NONE, x));
-        const cJSON *risk = cJSON_GetObjectItemCaseSensitive(m, "risk");
+        /* "cumulative_risk" is what lib/plugin writes (models.h); "risk" is the older name. */
+        const cJSON *risk = cJSON_GetObjectItemCaseSensitive(m, "cumulative_risk");
+        if (!cJSON_IsObject(risk)) risk = cJSON_GetObjectItemCaseSensitive(m, "risk");
         static const struct {
             const char *key;
             DSRBasicCodedEntry code;
-        } horizons[] = {{"2", OS_CODE_VFX_RISK_2Y}, {"3", OS_CODE_VFX_RISK_3Y}, {"5", OS_CODE_VFX_RISK_5Y}};
+        } horizons[] = {{"1", OS_CODE_VFX_RISK_1Y},
+                        {"2", OS_CODE_VFX_RISK_2Y},
+                        {"3", OS_CODE_VFX_RISK_3Y},
+                        {"4", OS_CODE_VFX_RISK_4Y},
+                        {"5", OS_CODE_VFX_RISK_5Y}};
         for (const auto &h : horizons)
             if (json_num(risk, h.key, &x)) items.push_back(make_num(h.code, OS_UNIT_NONE, x));
         if (items.empty()) continue;

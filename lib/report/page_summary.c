@@ -246,11 +246,28 @@ static void append(char *line, size_t n, const char *item) {
     else snprintf(line, n, "%s", item);
 }
 
+/* Keys of a model's entry that describe the run rather than its outputs. */
+static int is_bookkeeping(const char *key) {
+    static const char *const keys[] = {"name", "version", "plugin", "synthetic", "calibrated", "text",
+                                       "summary", "seconds", "status", "error"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(key, keys[i])) return 1;
+    return 0;
+}
+
 static double draw_model(cairo_t *cr, const char *name, const cJSON *mo, double y) {
     char head[160], line[768], item[128];
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(mo, "version");
     if (cJSON_IsString(ver)) snprintf(head, sizeof head, "%s %s", name, ver->valuestring);
     else snprintf(head, sizeof head, "%s", name);
+    /* A score that is not a calibrated probability is not shown as a percentage. */
+    int uncalibrated = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(mo, "calibrated"));
+    int synthetic = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(mo, "synthetic"));
+    if (synthetic || uncalibrated) {
+        size_t len = strlen(head);
+        snprintf(head + len, sizeof head - len, " (%s%s%s)", synthetic ? "trained on synthetic data" : "",
+                 synthetic && uncalibrated ? ", " : "", uncalibrated ? "uncalibrated score" : "");
+    }
     rp_rgb(cr, 255, 255, 255);
     rp_text(cr, COL2_X, y, 14, 1, head);
     y += 18;
@@ -263,15 +280,28 @@ static double draw_model(cairo_t *cr, const char *name, const cJSON *mo, double 
     line[0] = '\0';
     const cJSON *c;
     cJSON_ArrayForEach(c, mo) {
-        if (!c->string || !strcmp(c->string, "version")) continue;
-        if (cJSON_IsNumber(c)) {
+        if (!c->string || is_bookkeeping(c->string)) continue;
+        if (!strcmp(c->string, "prevalent_fracture_probability") && cJSON_IsNumber(c)) {
+            if (uncalibrated) snprintf(item, sizeof item, "prevalent fracture score %.2f", c->valuedouble);
+            else snprintf(item, sizeof item, "prevalent fracture %.1f %%", c->valuedouble * 100);
+            append(line, sizeof line, item);
+        } else if (cJSON_IsNumber(c)) {
             fmt_output(c->string, c->valuedouble, item, sizeof item);
             append(line, sizeof line, item);
         } else if (cJSON_IsObject(c)) {
+            /* cumulative_risk (lib/plugin) and the older risk: {"1": p, ..., "5": p} by year. */
+            int by_year = !strcmp(c->string, "cumulative_risk") || !strcmp(c->string, "risk");
             const cJSON *d;
             cJSON_ArrayForEach(d, c) {
                 if (!d->string || !cJSON_IsNumber(d)) continue;
-                fmt_output(d->string, d->valuedouble, item, sizeof item);
+                char *end;
+                long year = strtol(d->string, &end, 10);
+                if (by_year && end != d->string && !*end && uncalibrated)
+                    snprintf(item, sizeof item, "%ld-year score %.2f", year, d->valuedouble);
+                else if (by_year && end != d->string && !*end && d->valuedouble >= 0 && d->valuedouble <= 1)
+                    snprintf(item, sizeof item, "%ld-year risk %.1f %%", year, d->valuedouble * 100);
+                else
+                    fmt_output(d->string, d->valuedouble, item, sizeof item);
                 append(line, sizeof line, item);
             }
         }

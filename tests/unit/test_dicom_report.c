@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,7 @@ static void validate(const char *path) {
 }
 
 static cJSON *make_result(void) {
-    char json[4096];
+    char json[8192];
     snprintf(json, sizeof json,
              "{\"result_version\":1,\"software\":{\"name\":\"OsteoScout\",\"version\":\"0.9.1\"},"
              "\"vertebrae\":["
@@ -177,9 +178,15 @@ static cJSON *make_result(void) {
              "\"index_cm2_m2\":null,"
              "\"reference\":{\"sop_instance_uid\":\"%s\",\"sop_class_uid\":\"%s\",\"column\":32,\"row\":32}}},"
              "\"bone_density\":{},"
-             "\"models\":{\"vfx\":{\"name\":\"vfx-risk\",\"version\":\"2024.1\","
-             "\"prevalent_fracture_probability\":0.81,"
-             "\"risk\":{\"1\":0.05,\"2\":0.09,\"3\":0.13,\"4\":0.16,\"5\":0.2}}},"
+             /* As lib/plugin writes them (models.h): cumulative_risk by year; an older model
+              * with "risk"; a failed model, which has no group. */
+             "\"models\":{\"vfx\":{\"name\":\"vfx-risk\",\"version\":\"2024.1\",\"plugin\":\"multitask\","
+             "\"synthetic\":true,\"calibrated\":false,\"prevalent_fracture_probability\":0.81,"
+             "\"cumulative_risk\":{\"1\":0.05,\"2\":0.09,\"3\":0.13,\"4\":0.16,\"5\":0.2},"
+             "\"outputs\":{},\"text\":\"\",\"seconds\":0.02,\"status\":\"ok\",\"error\":null},"
+             "\"legacy\":{\"name\":\"legacy-risk\",\"version\":\"0.3\",\"risk\":{\"2\":0.07,\"3\":0.11,\"5\":0.17}},"
+             "\"broken\":{\"name\":\"broken-model\",\"version\":\"1\",\"prevalent_fracture_probability\":null,"
+             "\"cumulative_risk\":null,\"status\":\"failed\",\"error\":\"cannot load weights\"}},"
              "\"warnings\":[]}",
              ct_uids[1], OS_SOP_CT, ct_uids[2], OS_SOP_CT, ct_uids[3], OS_SOP_CT);
     cJSON *r = cJSON_Parse(json);
@@ -312,9 +319,16 @@ static void sr_and_sc_validate(void **state) {
         "VB-GENANT,99OSTEOSCOUT",  /* Genant grade */
         "42798000,SCT",            /* muscle area */
         "\"112.3\" (cm2",           /* L3 muscle area */
+        "VFX-PROB,99OSTEOSCOUT",   /* prevalent fracture probability */
+        "\"0.81\" (1,UCUM",         /* ... its value */
+        "VFX-RISK-1Y,99OSTEOSCOUT",/* cumulative_risk: every year given */
+        "VFX-RISK-4Y,99OSTEOSCOUT",
         "VFX-RISK-5Y,99OSTEOSCOUT",/* 5-year risk */
+        "\"0.13\" (1,UCUM",         /* 3-year cumulative risk */
         "vfx-risk",                /* algorithm name */
         "2024.1",                  /* algorithm version */
+        "legacy-risk",             /* a model with "risk" instead of "cumulative_risk" */
+        "\"0.17\" (1,UCUM",         /* ... its 5-year risk */
         "OSTEOSCOUT_TEST",         /* device observer name */
         "SCOORD",                  /* measurements tied to slices */
         ct_uids[1],                /* the slice L1 was measured on */
@@ -324,7 +338,42 @@ static void sr_and_sc_validate(void **state) {
     /* L4 had nothing measured: no group for it; no SMI since the index is unknown. */
     assert_null(strstr(out, "L4 vertebra"));
     assert_null(strstr(out, "SMI,99OSTEOSCOUT"));
+    /* A failed model has no numbers, hence no group. */
+    assert_null(strstr(out, "broken-model"));
     free(out);
+
+    /* Read back through lib/dicom's own SR reader (what `osteoscout selftest` uses). */
+    os_sr_content c;
+    assert_int_equal(os_dicom_read_sr(sr_path, &c, &err), 0);
+    assert_string_equal(c.study_uid, study_uid);
+    assert_string_equal(c.series_uid, sr_series);
+    assert_string_equal(c.sop_instance_uid, sr_uid);
+    assert_string_equal(c.sop_class_uid, "1.2.840.10008.5.1.4.1.1.88.33");
+    assert_string_equal(c.root_concept, "126000");
+    assert_int_equal(c.series_number, 9002);
+    const os_sr_num *x = os_sr_find(&c, "L1 vertebra", "112031", NULL);
+    assert_non_null(x);
+    assert_true(fabs(x->value - 98.4) < 1e-9);
+    assert_string_equal(x->unit, "[hnsf'U]");
+    assert_string_equal(x->finding_site, "66794005");
+    x = os_sr_find(&c, "66794005", "121207", "255549009"); /* L1 anterior height */
+    assert_non_null(x);
+    assert_true(fabs(x->value - 17.5) < 1e-9);
+    assert_string_equal(x->meaning, "Anterior vertebral body height");
+    x = os_sr_find(&c, "L1 vertebra", "VB-GENANT", NULL);
+    assert_non_null(x);
+    assert_true(x->value == 2);
+    x = os_sr_find(&c, "Skeletal muscle at L3", "42798000", NULL);
+    assert_non_null(x);
+    assert_true(fabs(x->value - 112.3) < 1e-9);
+    x = os_sr_find(&c, "Vertebral fracture risk (vfx-risk)", "VFX-RISK-3Y", NULL);
+    assert_non_null(x);
+    assert_true(fabs(x->value - 0.13) < 1e-9);
+    assert_null(os_sr_find(&c, "L4 vertebra", "112031", NULL));
+    assert_null(os_sr_find(&c, "L1 vertebra", "121207", "")); /* every height has its modifier */
+    os_sr_content_free(&c);
+    assert_true(os_dicom_read_sr(sc_paths[0], &c, &err) < 0); /* an image is no SR */
+    os_sr_content_free(&c);
 
     /* The private scheme is declared. */
     snprintf(cmd, sizeof cmd, "dcmdump +P CodingSchemeDesignator '%s'", sr_path);
