@@ -15,15 +15,19 @@
 #include "analyze_output.h"
 #include "cli.h"
 #include "osteoscout/fs.h"
+#include "osteoscout/modelinput.h"
+#include "osteoscout/models.h"
 #include "osteoscout/pipeline.h"
 
 typedef struct analyze_args {
     int json, csv, dicom;
     const char *out_dir;
+    const char *inputs_dir; /* --export-inputs */
+    os_models *models;      /* the configuration's [model] sections; NULL when none */
 } analyze_args;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: osteoscout analyze PATH... [--json|--csv] [--out DIR] [--dicom]\n"
+    fprintf(f, "usage: osteoscout analyze PATH... [--json|--csv] [--out DIR] [--dicom] [--export-inputs DIR]\n"
                "  PATHs are DICOM files or folders (searched recursively); files are grouped by study\n"
                "  and each study's series is chosen as the daemon would.\n"
                "  --json   one JSON array, an item per study: {study_uid, series_uid, status, error,\n"
@@ -31,6 +35,9 @@ static void usage(FILE *f) {
                "  --csv    one row per study with the key figures\n"
                "  --out    write DIR/<study>.json per study\n"
                "  --dicom  also write the SR and Secondary Capture pages to DIR/<study>/ (needs --out)\n"
+               "  --export-inputs DIR  write each study's model inputs (docs/model-inputs.md) to\n"
+               "           DIR/<study>/ and append a row per study to DIR/manifest.csv\n"
+               "  Models of the configuration's [model NAME] sections run on every study.\n"
                "exit status: 0 every study analysed, 1 at least one failed or had no usable series, 2 usage\n");
 }
 
@@ -83,7 +90,12 @@ static int analyze_study(const os_study_plan *p, const analyze_args *a, const os
     char key[128], outbox[PATH_MAX] = "";
     os_fs_safe_component(p->study_uid, key, sizeof key);
     if (a->dicom) snprintf(outbox, sizeof outbox, "%s/%s", a->out_dir, key);
-    os_pipeline_opts opts = {.measure = mo, .outbox_dir = a->dicom ? outbox : NULL};
+    char inputs[PATH_MAX] = "";
+    if (a->inputs_dir) snprintf(inputs, sizeof inputs, "%s/%s", a->inputs_dir, key);
+    os_pipeline_opts opts = {.measure = mo,
+                             .outbox_dir = a->dicom ? outbox : NULL,
+                             .models = a->models,
+                             .inputs_dir = a->inputs_dir ? inputs : NULL};
     os_error err;
     os_error_clear(&err);
     cJSON *result = NULL;
@@ -93,6 +105,21 @@ static int analyze_study(const os_study_plan *p, const analyze_args *a, const os
         return 1;
     }
     set_outcome(item, "ok", NULL, result);
+    if (a->inputs_dir) {
+        int present[OS_MI_LEVELS] = {0};
+        const cJSON *flags = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(result, "model_inputs"), "present");
+        for (int l = 0; l < OS_MI_LEVELS; l++) {
+            const cJSON *f = cJSON_GetArrayItem(flags, l);
+            present[l] = f ? f->valueint : 0;
+        }
+        char manifest[PATH_MAX];
+        snprintf(manifest, sizeof manifest, "%s/manifest.csv", a->inputs_dir);
+        if (os_model_inputs_manifest_append(manifest, key, p->study_uid, key, present, &err)) {
+            fprintf(stderr, "osteoscout: %s\n", err.msg);
+            return 1;
+        }
+    }
     if (a->out_dir) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s.json", a->out_dir, key);
@@ -107,7 +134,8 @@ static int analyze_study(const os_study_plan *p, const analyze_args *a, const os
 static int parse_args(int argc, char **argv, analyze_args *a) {
     static const struct option longopts[] = {
         {"json", no_argument, 0, 'j'}, {"csv", no_argument, 0, 'c'},  {"out", required_argument, 0, 'o'},
-        {"dicom", no_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"dicom", no_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},  {"export-inputs", required_argument, 0, 'x'},
+        {0, 0, 0, 0},
     };
     memset(a, 0, sizeof *a);
     int opt;
@@ -119,6 +147,7 @@ static int parse_args(int argc, char **argv, analyze_args *a) {
         case 'c': a->csv = 1; break;
         case 'o': a->out_dir = optarg; break;
         case 'd': a->dicom = 1; break;
+        case 'x': a->inputs_dir = optarg; break;
         case 'h': usage(stdout); return 0;
         default:
             fprintf(stderr, "osteoscout: analyze: bad option or missing value: %s\n", argv[optind - 1]);
@@ -143,6 +172,7 @@ int cmd_analyze(int argc, char **argv, const os_config *cfg) {
     os_error err;
     os_error_clear(&err);
     if (a.out_dir && os_fs_mkdirs(a.out_dir, 0750, &err) != 0) return cli_fail("%s", err.msg);
+    if (a.inputs_dir && os_fs_mkdirs(a.inputs_dir, 0750, &err) != 0) return cli_fail("%s", err.msg);
 
     os_select_rules rules;
     os_measure_opts mo;
@@ -159,6 +189,10 @@ int cmd_analyze(int argc, char **argv, const os_config *cfg) {
     if (n_plans == 0) {
         os_pipeline_free_plans(plans, n_plans);
         return cli_fail("no DICOM studies found");
+    }
+    if (cfg->n_models > 0 && os_models_open(cfg, &a.models, &err) != 0) {
+        os_pipeline_free_plans(plans, n_plans);
+        return cli_fail("%s", err.msg);
     }
 
     int progress = isatty(STDERR_FILENO), failed = 0;
@@ -177,5 +211,6 @@ int cmd_analyze(int argc, char **argv, const os_config *cfg) {
     if (a.json && cli_print_json(all) != 0) failed = 1;
     cJSON_Delete(all);
     os_pipeline_free_plans(plans, n_plans);
+    os_models_close(a.models);
     return failed ? 1 : 0;
 }

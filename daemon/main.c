@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "osteoscout/fs.h"
 #include "osteoscout/log.h"
+#include "osteoscout/models.h"
 
 double os_now(void) {
     struct timespec ts;
@@ -139,6 +140,12 @@ int main(int argc, char **argv) {
     os_log_level_parse(d->cfg.log_level, &level);
     os_log_init(level, d->cfg.log_phi);
     if (check_only) {
+        os_models *models = NULL; /* a model that cannot load is a configuration error too */
+        if (os_models_open(&d->cfg, &models, &err) != 0) {
+            fprintf(stderr, "osteoscoutd: %s\n", err.msg);
+            return 2;
+        }
+        os_models_close(models);
         printf("%s: configuration OK\n", config_path ? config_path : "(defaults)");
         return 0;
     }

@@ -8,6 +8,7 @@
 
 #include "daemon.h"
 #include "osteoscout/log.h"
+#include "osteoscout/models.h"
 #include "osteoscout/pipeline.h"
 
 struct os_worker_slot {
@@ -22,6 +23,7 @@ struct os_worker_slot {
     cJSON *result;
     os_error err;
     double started;
+    os_models *models; /* this worker's own: opened once at start-up, NULL when none configured */
 };
 
 static void run_job(uv_work_t *req) {
@@ -33,7 +35,8 @@ static void run_job(uv_work_t *req) {
     os_report_opts ro;
     os_report_opts_defaults(&ro);
     ro.device_name = s->d->cfg.node_name;
-    os_pipeline_opts opts = {.cancel = &s->cancel, .measure = &mo, .outbox_dir = outbox, .report = &ro};
+    os_pipeline_opts opts = {
+        .cancel = &s->cancel, .measure = &mo, .outbox_dir = outbox, .report = &ro, .models = s->models};
     s->result = NULL;
     os_error_clear(&s->err);
     s->rc = os_pipeline_run_files((const char *const *)s->paths, s->n_paths, &opts, &s->result, &s->err);
@@ -162,6 +165,19 @@ int os_workers_start(os_daemon *d, os_error *err) {
     d->slots = calloc((size_t)d->n_slots, sizeof *d->slots);
     if (!d->slots) return os_error_set(err, -ENOMEM, "out of memory for %d workers", d->n_slots);
     for (int i = 0; i < d->n_slots; i++) d->slots[i].d = d;
+    /* Each worker loads its own models once, here: a model that cannot load stops the start,
+     * and a worker never waits for another's model. */
+    for (int i = 0; i < d->n_slots && d->cfg.n_models > 0; i++) {
+        int rc = os_models_open(&d->cfg, &d->slots[i].models, err);
+        if (rc) {
+            for (int k = 0; k < i; k++) os_models_close(d->slots[k].models);
+            free(d->slots);
+            d->slots = NULL;
+            return rc;
+        }
+    }
+    if (d->cfg.n_models > 0)
+        os_log(OS_LOG_INFO, "worker", "models=%d opened in each of %d workers", d->cfg.n_models, d->n_slots);
     uv_timer_init(d->loop, &d->lease_timer);
     d->lease_timer.data = d;
     uint64_t period = (uint64_t)d->cfg.workers_lease_seconds * 1000 / 3;
@@ -186,6 +202,7 @@ int os_workers_busy(const os_daemon *d) {
 void os_workers_stop(os_daemon *d) {
     uv_timer_stop(&d->lease_timer);
     uv_close((uv_handle_t *)&d->lease_timer, NULL);
+    for (int i = 0; i < d->n_slots; i++) os_models_close(d->slots[i].models);
     free(d->slots);
     d->slots = NULL;
 }

@@ -38,6 +38,7 @@ static const key_def keys[] = {
     {"node", "dimse_timeout", K_INT, F(node_dimse_timeout_s), 1, 3600},
     {"node", "min_free_mb", K_INT, F(node_min_free_mb), 0, 10000000},
     {"node", "name", K_STRING, F(node_name), 0, 0},
+    {"node", "plugin_dir", K_STRING, F(node_plugin_dir), 0, 0},
     {"series", "quiet_seconds", K_INT, F(series_quiet_seconds), 1, 86400},
     {"series", "min_slices", K_INT, F(series_min_slices), 2, 100000},
     {"series", "max_thickness_mm", K_DOUBLE, F(series_max_thickness_mm), 0.1, 100},
@@ -79,6 +80,19 @@ static const key_def dest_keys[] = {
     {"destination", "tls_key_file", K_STRING, FD(tls_key_file), 0, 0},
 };
 
+/* Keys of a [model NAME] section that the host itself reads; offsets are into os_model_config.
+ * Any other key is kept as a parameter for the plugin. */
+#define FM(field) offsetof(os_model_config, field), sizeof(((os_model_config *)0)->field)
+static const key_def model_keys[] = {
+    {"model", "plugin", K_STRING, FM(plugin), 0, 0},
+    {"model", "weights", K_STRING, FM(weights), 0, 0},
+    {"model", "threads", K_INT, FM(threads), 0, 256},
+};
+
+#ifndef OS_PLUGIN_DIR
+#define OS_PLUGIN_DIR "/usr/lib/osteoscout/plugins"
+#endif
+
 void os_config_defaults(os_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->node_ae_title, sizeof cfg->node_ae_title, "OSTEOSCOUT");
@@ -93,6 +107,7 @@ void os_config_defaults(os_config *cfg) {
     cfg->node_min_free_mb = 1024;
     if (gethostname(cfg->node_name, sizeof cfg->node_name - 1) != 0 || !cfg->node_name[0])
         snprintf(cfg->node_name, sizeof cfg->node_name, "osteoscout");
+    snprintf(cfg->node_plugin_dir, sizeof cfg->node_plugin_dir, "%s", OS_PLUGIN_DIR);
     cfg->series_quiet_seconds = 20;
     cfg->series_min_slices = 30;
     cfg->series_max_thickness_mm = 5.0;
@@ -254,6 +269,77 @@ static int is_destination_section(const char *section) {
     return !strncmp(section, "destination", 11) && (section[11] == '\0' || isspace((unsigned char)section[11]));
 }
 
+const os_model_config *os_config_model(const os_config *cfg, const char *name) {
+    for (int i = 0; i < cfg->n_models; i++)
+        if (!strcmp(cfg->models[i].name, name)) return &cfg->models[i];
+    return NULL;
+}
+
+static int is_model_section(const char *section) {
+    return !strncmp(section, "model", 5) && (section[5] == '\0' || isspace((unsigned char)section[5]));
+}
+
+/* "model NAME" → the model called NAME, created on first sight; NULL with a reason. */
+static os_model_config *model_for(os_config *cfg, const char *section, char *why, size_t whylen) {
+    char name[256];
+    snprintf(name, sizeof name, "%s", section + strlen("model"));
+    char *n = trim(name);
+    size_t len = strlen(n);
+    if (len == 0 || len >= OS_MODEL_NAME_MAX) {
+        snprintf(why, whylen, "[%s]: a model needs a name of 1 to %d characters: [model multitask]", section,
+                 OS_MODEL_NAME_MAX - 1);
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)n[i]) && n[i] != '-' && n[i] != '_') {
+            snprintf(why, whylen, "[%s]: a model name has only letters, digits, - and _", section);
+            return NULL;
+        }
+    for (int i = 0; i < cfg->n_models; i++)
+        if (!strcmp(cfg->models[i].name, n)) return &cfg->models[i];
+    if (cfg->n_models >= OS_MAX_MODELS) {
+        snprintf(why, whylen, "[%s]: more than %d models", section, OS_MAX_MODELS);
+        return NULL;
+    }
+    os_model_config *m = &cfg->models[cfg->n_models++];
+    memset(m, 0, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", n);
+    return m;
+}
+
+/* A key of a model section that the host does not read: kept for the plugin. */
+static int model_param(os_model_config *m, const char *section, const char *name, const char *raw, char *why,
+                       size_t whylen) {
+    size_t klen = strlen(name);
+    int ok = klen > 0 && klen < sizeof m->params[0].key;
+    for (size_t i = 0; ok && i < klen; i++)
+        ok = islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) || name[i] == '_';
+    if (!ok) {
+        snprintf(why, whylen, "[%s]: \"%s\" is not a valid key (lower-case letters, digits and _)", section, name);
+        return -1;
+    }
+    char value_buf[8192];
+    snprintf(value_buf, sizeof value_buf, "%s", raw);
+    char *value = trim(value_buf);
+    if (strlen(value) >= sizeof m->params[0].value) {
+        snprintf(why, whylen, "%s.%s: value too long", section, name);
+        return -1;
+    }
+    os_model_param *p = NULL;
+    for (int i = 0; i < m->n_params; i++)
+        if (!strcmp(m->params[i].key, name)) p = &m->params[i];
+    if (!p) {
+        if (m->n_params >= OS_MODEL_MAX_PARAMS) {
+            snprintf(why, whylen, "[%s]: more than %d plugin parameters", section, OS_MODEL_MAX_PARAMS);
+            return -1;
+        }
+        p = &m->params[m->n_params++];
+        snprintf(p->key, sizeof p->key, "%s", name);
+    }
+    snprintf(p->value, sizeof p->value, "%s", value);
+    return 0;
+}
+
 /* Applies one key; on failure writes the reason into why and returns -1. */
 static int apply(os_config *cfg, const char *section, const char *name, const char *raw, char *why,
                  size_t whylen) {
@@ -268,6 +354,16 @@ static int apply(os_config *cfg, const char *section, const char *name, const ch
         n_table = sizeof dest_keys / sizeof dest_keys[0];
         base = (char *)d;
         match_section = "destination";
+    } else if (is_model_section(section)) {
+        os_model_config *m = model_for(cfg, section, why, whylen);
+        if (!m) return -1;
+        table = model_keys;
+        n_table = sizeof model_keys / sizeof model_keys[0];
+        base = (char *)m;
+        match_section = "model";
+        int known = 0;
+        for (size_t i = 0; i < n_table; i++) known |= !strcmp(table[i].name, name);
+        if (!known) return model_param(m, section, name, raw, why, whylen);
     }
     const key_def *k = NULL;
     for (size_t i = 0; i < n_table; i++)
@@ -359,12 +455,16 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
     return apply(ctx->cfg, section, name, value, ctx->why, sizeof ctx->why) == 0;
 }
 
-/* What a destination cannot do without; checked once the file and the overrides are in. */
+/* What a destination or a model cannot do without; checked once the file and the overrides are in. */
 static int validate_destinations(const os_config *cfg, os_error *err) {
     const char *where = cfg->path[0] ? cfg->path : "configuration";
     if (cfg->sender_backoff_max_s < cfg->sender_backoff_first_s)
         return os_error_set(err, -EINVAL, "%s: sender.backoff_max_seconds (%d) is below backoff_first_seconds (%d)",
                             where, cfg->sender_backoff_max_s, cfg->sender_backoff_first_s);
+    for (int i = 0; i < cfg->n_models; i++)
+        if (!cfg->models[i].plugin[0])
+            return os_error_set(err, -EINVAL, "%s: [model %s]: plugin is not set (a name such as multitask, or a path)",
+                                where, cfg->models[i].name);
     for (int i = 0; i < cfg->n_destinations; i++) {
         const os_destination *d = &cfg->destinations[i];
         const char *missing = !d->host[0] ? "host" : !d->port ? "port" : !d->ae_title[0] ? "ae_title" : NULL;

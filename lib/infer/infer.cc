@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <ATen/Parallel.h>
 #include <torch/script.h>
@@ -15,6 +17,7 @@
 
 struct os_infer_model {
     torch::jit::script::Module module;
+    int threads;
 };
 
 namespace {
@@ -27,6 +30,19 @@ std::string first_line(const char *what) {
     if (nl != std::string::npos) s.resize(nl);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\r' || s.back() == '.')) s.pop_back();
     return s.empty() ? std::string("unknown error") : s;
+}
+
+/* An exception raised inside TorchScript arrives as "The following operation failed in the
+ * TorchScript interpreter", a traceback, and the actual error on the last line: keep that. */
+std::string summarise(const char *what) {
+    std::string s = what ? what : "";
+    if (s.find("TorchScript interpreter") == std::string::npos) return first_line(what);
+    size_t end = s.find_last_not_of(" \r\n");
+    if (end == std::string::npos) return first_line(what);
+    size_t start = s.find_last_of('\n', end);
+    size_t from = start == std::string::npos ? 0 : start + 1;
+    std::string last = s.substr(from, end + 1 - from);
+    return first_line(last.c_str());
 }
 
 char *dup(const std::string &s) {
@@ -48,7 +64,7 @@ extern "C" int os_infer_load(const char *path, int threads, os_infer_model **out
     try {
         // The thread count is process-wide in libtorch; the last model loaded sets it.
         if (threads > 0) at::set_num_threads(threads);
-        os_infer_model *m = new os_infer_model{torch::jit::load(path)};
+        os_infer_model *m = new os_infer_model{torch::jit::load(path), threads};
         m->module.eval();
         *out = m;
         return 0;
@@ -106,6 +122,102 @@ extern "C" void os_infer_free_names(char **names, size_t n) {
     if (!names) return;
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
+}
+
+extern "C" size_t os_infer_tensor_numel(const os_infer_tensor *t) {
+    if (!t || t->ndim < 0) return 0;
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i] > 0 ? (size_t)t->shape[i] : 0;
+    return n;
+}
+
+extern "C" void os_infer_tensors_free(os_infer_tensor *t, size_t n) {
+    if (!t) return;
+    for (size_t i = 0; i < n; i++) free(t[i].data);
+    free(t);
+}
+
+namespace {
+
+/* One output IValue into a float32 copy; throws std::runtime_error with a sentence. */
+void take_tensor(const c10::IValue &v, size_t index, os_infer_tensor *out) {
+    if (!v.isTensor())
+        throw std::runtime_error("output " + std::to_string(index) + " is a " + v.tagKind() + ", not a tensor");
+    at::Tensor t = v.toTensor().detach().to(torch::kCPU, torch::kFloat).contiguous();
+    if (t.dim() > OS_INFER_MAX_DIMS)
+        throw std::runtime_error("output " + std::to_string(index) + " has " + std::to_string(t.dim()) +
+                                 " dimensions, more than " + std::to_string(OS_INFER_MAX_DIMS));
+    out->ndim = (int)t.dim();
+    for (int d = 0; d < out->ndim; d++) out->shape[d] = t.size(d);
+    size_t n = (size_t)t.numel();
+    out->data = static_cast<float *>(malloc((n ? n : 1) * sizeof(float)));
+    if (!out->data) throw std::bad_alloc();
+    if (n) memcpy(out->data, t.data_ptr<float>(), n * sizeof(float));
+}
+
+} // namespace
+
+extern "C" int os_infer_run(os_infer_model *m, const char *method, const os_infer_tensor *inputs, size_t n_inputs,
+                            os_infer_tensor **outputs, size_t *n_outputs, os_error *err) {
+    *outputs = NULL;
+    *n_outputs = 0;
+    const char *name = method && *method ? method : "forward";
+    if (!m) return os_error_set(err, -EINVAL, "cannot run %s: no model", name);
+    for (size_t i = 0; i < n_inputs; i++) {
+        const os_infer_tensor *t = &inputs[i];
+        if (!t->data || t->ndim < 0 || t->ndim > OS_INFER_MAX_DIMS)
+            return os_error_set(err, -EINVAL, "cannot run %s: input %zu has no data or %d dimensions", name, i,
+                                t->ndim);
+        for (int d = 0; d < t->ndim; d++)
+            if (t->shape[d] < 0)
+                return os_error_set(err, -EINVAL, "cannot run %s: input %zu has a negative size", name, i);
+    }
+    os_infer_tensor *outs = NULL;
+    size_t count = 0;
+    try {
+        auto found = m->module.find_method(name);
+        if (!found) return os_error_set(err, -ENOENT, "cannot run %s: the model has no such method", name);
+        // libtorch (OpenMP) keeps the intra-op thread count per calling thread.
+        if (m->threads > 0 && at::get_num_threads() != m->threads) at::set_num_threads(m->threads);
+        c10::InferenceMode guard;
+        std::vector<c10::IValue> args;
+        args.reserve(n_inputs);
+        for (size_t i = 0; i < n_inputs; i++) {
+            std::vector<int64_t> shape(inputs[i].shape, inputs[i].shape + inputs[i].ndim);
+            // A copy: a module may work in place on its arguments; the caller's buffer stays intact.
+            args.emplace_back(torch::from_blob(inputs[i].data, shape, torch::kFloat).clone());
+        }
+        c10::IValue result = (*found)(std::move(args));
+        std::vector<c10::IValue> items;
+        if (result.isTuple()) {
+            for (const auto &e : result.toTupleRef().elements()) items.push_back(e);
+        } else if (result.isList()) {
+            for (const auto &e : result.toListRef()) items.push_back(e);
+        } else {
+            items.push_back(result);
+        }
+        outs = static_cast<os_infer_tensor *>(calloc(items.size() ? items.size() : 1, sizeof *outs));
+        if (!outs) throw std::bad_alloc();
+        for (size_t i = 0; i < items.size(); i++) {
+            take_tensor(items[i], i, &outs[i]);
+            count++;
+        }
+        *outputs = outs;
+        *n_outputs = count;
+        return 0;
+    } catch (const c10::Error &e) {
+        os_infer_tensors_free(outs, count);
+        return os_error_set(err, -EINVAL, "cannot run %s: %s", name, summarise(e.what_without_backtrace()).c_str());
+    } catch (const std::bad_alloc &) {
+        os_infer_tensors_free(outs, count);
+        return os_error_set(err, -ENOMEM, "cannot run %s: out of memory", name);
+    } catch (const std::exception &e) {
+        os_infer_tensors_free(outs, count);
+        return os_error_set(err, -EINVAL, "cannot run %s: %s", name, summarise(e.what()).c_str());
+    } catch (...) {
+        os_infer_tensors_free(outs, count);
+        return os_error_set(err, -EINVAL, "cannot run %s: unknown error", name);
+    }
 }
 
 extern "C" const char *os_infer_backend_version(void) {

@@ -1,6 +1,6 @@
 /* The analysis sequence shared by the daemon's worker and the CLI's analyze: files → volume
- * → anatomy → measures → report objects. Each step lives in its own module; this file only
- * strings them together and checks for cancellation between them. Anatomy that cannot be
+ * → anatomy → measures → risk models → report objects. Each step lives in its own module;
+ * this file only strings them together and checks for cancellation between them. Anatomy that cannot be
  * found is a warning in the result, never a failure: only a series that cannot be loaded (or
  * a report that cannot be written) fails the run. */
 #include "osteoscout/pipeline.h"
@@ -35,6 +35,9 @@ static int analyse(pl_series *s, const os_pipeline_opts *opts, cJSON *result, os
     }
     if (!rc) rc = os_measure_to_json(&m, &a, &mo, result, err);
     if (!rc) pl_add_references(result, s, &a);
+    if (!rc && opts && opts->inputs_dir) rc = pl_export_inputs(result, s, &a, opts->inputs_dir, err);
+    if (!rc && pl_cancelled(opts)) rc = os_error_set(err, -ECANCELED, "cancelled");
+    if (!rc && opts && opts->models) rc = pl_run_models(result, s, &a, opts->models, opts->cancel, err);
     if (!rc && pl_cancelled(opts)) rc = os_error_set(err, -ECANCELED, "cancelled");
     if (!rc && opts && opts->outbox_dir) rc = pl_write_report(result, s, &a, &m, opts, err);
     os_anatomy_free(&a);

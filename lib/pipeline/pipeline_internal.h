@@ -34,6 +34,12 @@ void pl_add_references(cJSON *result, const pl_series *s, const os_anatomy *a);
 /* Appends "<step>: <text>" to the result's warnings. */
 void pl_warn(cJSON *result, const char *step, const char *text);
 
+/* The model inputs of this series into dir (docs/model-inputs.md), noted in the result. */
+int pl_export_inputs(cJSON *result, const pl_series *s, const os_anatomy *a, const char *dir, os_error *err);
+/* The configured risk models, their outcome into result.models. Fails only when memory does. */
+int pl_run_models(cJSON *result, const pl_series *s, const os_anatomy *a, os_models *models,
+                  const volatile int *cancel, os_error *err);
+
 /* SR and SC pages into opts->outbox_dir, listed in the result's "outputs". */
 int pl_write_report(cJSON *result, const pl_series *s, const os_anatomy *a, const os_measurements *m,
                     const os_pipeline_opts *opts, os_error *err);

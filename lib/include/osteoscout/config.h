@@ -40,6 +40,26 @@ typedef struct os_destination {
     char tls_key_file[1024];  /* its private key (PEM) */
 } os_destination;
 
+/* [model NAME]: a risk model run on every study, served by a plugin (plugin.h). */
+#define OS_MAX_MODELS 8
+#define OS_MODEL_NAME_MAX 33   /* 32 characters + NUL: letters, digits, '-' and '_' */
+#define OS_MODEL_MAX_PARAMS 8  /* keys other than plugin, weights and threads */
+
+typedef struct os_model_param {
+    char key[64];
+    char value[512];
+} os_model_param;
+
+typedef struct os_model_config {
+    char name[OS_MODEL_NAME_MAX];
+    char plugin[1024];  /* a plugin name, looked up in node.plugin_dir, or a path with a '/' */
+    char weights[1024]; /* the model file the plugin loads ("" when it needs none) */
+    int threads;        /* compute threads per worker; 0: online CPUs / workers.count */
+    /* Any other key of the section, handed to the plugin, which refuses those it does not know. */
+    os_model_param params[OS_MODEL_MAX_PARAMS];
+    int n_params;
+} os_model_config;
+
 typedef struct os_config {
     char path[4096]; /* the file it was read from, or "" for defaults only */
 
@@ -55,6 +75,7 @@ typedef struct os_config {
     int node_dimse_timeout_s;
     int node_min_free_mb;
     char node_name[256]; /* lease owner name; default: host name */
+    char node_plugin_dir[4096]; /* where [model] plugins given by name are found */
 
     /* [series] */
     int series_quiet_seconds;
@@ -89,6 +110,10 @@ typedef struct os_config {
     os_destination destinations[OS_MAX_DESTINATIONS];
     int n_destinations;
 
+    /* [model NAME] sections, in file order */
+    os_model_config models[OS_MAX_MODELS];
+    int n_models;
+
     /* [database] */
     char database_path[4096]; /* default: <data_dir>/osteoscout.db */
     int database_busy_timeout_ms;
@@ -109,6 +134,8 @@ void os_config_db_path(const os_config *cfg, char *out, size_t outlen);
 int os_config_caller_allowed(const os_config *cfg, const char *calling_ae, const char *peer_host);
 /* The destination called name, or NULL. */
 const os_destination *os_config_destination(const os_config *cfg, const char *name);
+/* The model section called name, or NULL. */
+const os_model_config *os_config_model(const os_config *cfg, const char *name);
 /* OS_OUTPUT_SR for "sr", OS_OUTPUT_SC for "sc", 0 for anything else. */
 int os_config_output_bit(const char *kind);
 

@@ -8,6 +8,7 @@
 #include "osteoscout/config.h"
 #include "osteoscout/error.h"
 #include "osteoscout/measure.h"
+#include "osteoscout/models.h"
 #include "osteoscout/report.h"
 #include "osteoscout/select.h"
 
@@ -26,6 +27,14 @@ typedef struct os_pipeline_opts {
      * if needed) and listed in the result's "outputs". */
     const char *outbox_dir;
     const os_report_opts *report; /* NULL: defaults (series 9001/9002) */
+    /* Risk models run after the measurements, before the report (models.h); NULL: none. The
+     * caller opens them once (per worker) and never shares one set between two runs at once.
+     * Their outcome is the result's "models"; a model failing does not fail the run. */
+    os_models *models;
+    /* When set, the model inputs (docs/model-inputs.md: bone.f32, muscle.f32, inputs.json)
+     * are written into this folder (created if needed) and the result gets "model_inputs":
+     * {"path", "levels", "present"}. */
+    const char *inputs_dir;
 } os_pipeline_opts;
 
 /* Loads the series made of these files, finds the anatomy, measures it and, when asked,
