@@ -91,11 +91,31 @@ static int body_in_front(const sp_ctx *c, const grid *g, int x, int y) {
     return depth >= 12 && depth <= 60 && n > 0 && dense >= 0.75 * n;
 }
 
-static int find_candidates(const sp_ctx *c, grid *g, int z, cand *out) {
+/* Grows the bone by one grid pixel (3×3), so a ring broken by a pixel or two of noise or
+ * partial volume (thin laminae, thick slices that catch the ring over part of their
+ * thickness) still encloses its canal; the foramina and the disc levels, many millimetres
+ * open, stay open. The hole shrinks by that pixel all round, its centre stays. */
+static void close_gaps(grid *g) {
+    int w = g->w, h = g->h;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            if (g->m[x + w * y] != 1) continue;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int xx = x + dx, yy = y + dy;
+                    if (xx >= 0 && yy >= 0 && xx < w && yy < h && !g->m[xx + w * yy]) g->m[xx + w * yy] = 4;
+                }
+        }
+    for (int i = 0; i < w * h; i++)
+        if (g->m[i] == 4) g->m[i] = 1;
+}
+
+static int find_candidates(const sp_ctx *c, grid *g, int z, int thr, int close, cand *out) {
     int w = g->w, h = g->h, n = 0;
     size_t np = (size_t)w * (size_t)h;
     make_grid(c, z, g, NULL);
-    for (size_t i = 0; i < np; i++) g->m[i] = g->d[i] > c->t_bone;
+    for (size_t i = 0; i < np; i++) g->m[i] = g->d[i] > thr;
+    if (close) close_gaps(g);
     fill_outside(g);
     double pix_mm2 = g->px * g->py;
     for (size_t p0 = 0; p0 < np && n < MAX_CAND; p0++) {
@@ -245,6 +265,8 @@ int sp_canal_track(sp_ctx *c, os_error *err) {
         goto done;
     }
     /* thin slices: every ~2 mm is enough, the chain bridges the rest */
+    double tr = 60 + 3 * c->den_sd;
+    int t_ring = (int)(tr < 120 ? 120 : tr > c->t_bone ? c->t_bone : tr);
     int zstep = (int)lround(2.0 / c->sz);
     if (zstep < 1) zstep = 1;
     for (int z = 0; z < c->nz; z += zstep) {
@@ -252,7 +274,14 @@ int sp_canal_track(sp_ctx *c, os_error *err) {
             rc = os_error_set(err, -ECANCELED, "cancelled");
             goto done;
         }
-        nc[z] = find_candidates(c, &g, z, cd[z]);
+        nc[z] = find_candidates(c, &g, z, c->t_bone, 0, cd[z]);
+        /* Thin laminae and pedicles on coarse pixels (where partial volume dims them) fall
+         * below the bright-bone threshold in places, and the ring opens. Around the canal
+         * (CSF, epidural fat) any tissue a few noise SDs above soft tissue is bone, so retry
+         * the ring at that, then with gaps of a pixel closed. Fine pixels keep their rings
+         * closed where one exists, and skip the extra passes. */
+        if (!nc[z] && c->den && t_ring < c->t_bone) nc[z] = find_candidates(c, &g, z, t_ring, 0, cd[z]);
+        if (!nc[z] && c->den) nc[z] = find_candidates(c, &g, z, t_ring, 1, cd[z]);
     }
     int n = chain(c, cd, nc);
     if (n < 0) {

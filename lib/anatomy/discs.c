@@ -3,7 +3,11 @@
  * of bright bone on its rim (cortex) and in its middle (trabecular bone, endplates). A body
  * has a bright rim even when osteoporotic; a disc (annulus ~100 HU) has neither, so discs are
  * the deep, narrow dips of max(rim, middle). Sampling across the axis rather than along
- * slices keeps the dips sharp where lordosis tilts the discs. */
+ * slices keeps the dips sharp where lordosis tilts the discs.
+ * On thick or noisy slices the profile also dips inside bodies and some discs barely dip,
+ * so the dips are only candidates: which of them are discs is decided for the whole spine
+ * at once (choose_discs), weighing each dip's depth against a soft prior on the spacing of
+ * discs and on how much neighbouring spacings may differ. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,8 +16,18 @@
 #include "spine_internal.h"
 
 #define STEP_MM 1.0
-#define MIN_GAP_MM 15.0   /* two discs are at least a (small) vertebra apart */
 #define SIDE_MM 18.0      /* a dip must rise again within this on both sides */
+#define MIN_DEPTH 0.04    /* shallower dips are not even candidates */
+/* Disc-to-disc spacing (one body and one disc) from T10 to S1 in adults: about 26–42 mm
+ * (T11 ~28, L4 ~38). The cost of a spacing grows with its squared distance from the middle
+ * of that range, softly, and more softly on the short side, so a fractured short body
+ * (~20 mm) or a tall one is still taken when its dips are clear, while a chain of weaker
+ * extra dips inside the bodies (every ~20 mm) costs more than it gains. */
+#define PITCH_MID_MM 32.0
+#define PITCH_SD_SHORT_MM 10.0
+#define PITCH_SD_LONG_MM 7.0
+#define NEIGHBOUR_RATIO 1.25 /* neighbouring pitches agree within this, free of cost */
+#define NEIGHBOUR_COST 15.0
 
 static double trilinear(const sp_ctx *c, double x, double y, double z) {
     if (x < 0) x = 0;
@@ -92,7 +106,7 @@ static void sample_profile(const sp_ctx *c, double *q, int ns, double *buf) {
                 if (r > 1.1) continue;
                 double x = (p[0] + a * u[0] + b * v[0]) / c->sx, y = (p[1] + a * u[1] + b * v[1]) / c->sy,
                        zz = (p[2] + a * u[2] + b * v[2]) / c->sz;
-                int bright = trilinear(c, x, y, zz) > c->t_bone;
+                int bright = trilinear(c, x, y, zz) > c->t_disc;
                 if (r >= 0.7) {
                     rim++;
                     rim_b += bright;
@@ -121,25 +135,147 @@ static void smooth(const double *in, double *out, int n, double sigma_steps) {
     }
 }
 
+/* Evidence of one dip, from its depth relative to the clear dips of this spine (rdepth) and
+ * how far its bottom falls (rel: bottom over the bone share around it): 2 for a dip as deep
+ * as the clear ones, 0 at half their depth, and lowered when the bottom stays above 55 % of
+ * its surroundings (a dip in bone, not a gap). */
+static double disc_gain(double rdepth, double rel) {
+    double g = 4 * rdepth - 2;
+    if (rel > 0.55) g -= (rel - 0.55) / 0.1;
+    return g;
+}
+
+static double pitch_cost(double p) {
+    double d = (p - PITCH_MID_MM) / (p < PITCH_MID_MM ? PITCH_SD_SHORT_MM : PITCH_SD_LONG_MM);
+    return d * d;
+}
+
+static double neighbour_cost(double p1, double p2) {
+    double r = fabs(log(p2 / p1)) - log(NEIGHBOUR_RATIO);
+    return r > 0 ? NEIGHBOUR_COST * r * r : 0;
+}
+
+/* The depth of the clear dips, to measure the others against: the median depth of the
+ * deepest candidates, as many as the profile's length holds vertebrae (one per ~40 mm). */
+static double reference_depth(const sp_disc *cand, int nc, double len_mm, double *buf) {
+    if (nc == 0) return 1;
+    for (int i = 0; i < nc; i++) buf[i] = -cand[i].depth;
+    qsort(buf, (size_t)nc, sizeof *buf, cmp_double);
+    int n = (int)(len_mm / 40.0);
+    if (n < 1) n = 1;
+    if (n > nc) n = nc;
+    double d = -buf[n / 2];
+    return d > 0.15 ? d : 0.15;
+}
+
+/* The discs as one global choice: the chain of candidates (in s order) that maximises the
+ * summed dip evidence less the cost of implausible spacings and of neighbouring spacings
+ * that differ much. One spurious dip inside a body makes two short spacings and one missed
+ * disc makes one long one, both of which cost more than the dip's evidence, so a single bad
+ * dip cannot shift the whole sequence. Dynamic programming over (previous, current) pairs:
+ * O(n³) in the number of candidates, a few dozen. */
+/* The stretch between the cranial-most disc and the cranial end of the bodies in view holds
+ * at most one body, cut or whole: longer, a disc was missed there. (The caudal end is not
+ * held to this: the sacrum below the last disc is long and has none.) */
+static double end_cost(double len) {
+    double d = (len - PITCH_MID_MM) / PITCH_SD_LONG_MM;
+    return len > PITCH_MID_MM ? d * d : 0;
+}
+
+/* s (mm) of the cranial end of the bodies in view. */
+static double cranial_end(const sp_ctx *c) {
+    int z = c->zcran > 0 ? c->z_hi : c->z_lo, step = c->zcran > 0 ? -1 : 1;
+    while (z >= c->z_lo && z <= c->z_hi && !(c->body_area[z] > 0)) z += step;
+    if (z < c->z_lo || z > c->z_hi) z = c->zcran > 0 ? c->z_hi : c->z_lo;
+    return c->s_of_z[z];
+}
+
+static int choose_discs(sp_ctx *c, const sp_disc *cand, const double *gain, int nc) {
+    c->n_discs = 0;
+    if (nc == 0) return 0;
+    size_t n2 = (size_t)nc * (size_t)nc;
+    double *best = malloc(n2 * sizeof *best); /* best[j*nc+i]: chain ending ..., i, j */
+    int *prev = malloc(n2 * sizeof *prev);
+    if (!best || !prev) {
+        free(best);
+        free(prev);
+        return -1;
+    }
+    double top = 0; /* no disc at all unless some chain has positive evidence */
+    int top_i = -1, top_j = -1; /* top_i < 0: chain of the single disc top_j */
+    /* the cost of the cranial end falls on the last disc of a chain (s increasing cranially)
+     * or on its first */
+    double s_end = cranial_end(c);
+    int up = c->zcran > 0;
+    for (int j = 0; j < nc; j++) {
+        double ej = end_cost(fabs(s_end - cand[j].s));
+        if (gain[j] - ej > top) {
+            top = gain[j] - ej;
+            top_i = -1;
+            top_j = j;
+        }
+        for (int i = 0; i < j; i++) {
+            double p = cand[j].s - cand[i].s;
+            double v = gain[i] + gain[j] - pitch_cost(p) - (up ? 0 : end_cost(fabs(s_end - cand[i].s)));
+            int pv = -1;
+            for (int k = 0; k < i; k++) {
+                double w = best[(size_t)i * nc + k] + gain[j] - pitch_cost(p) -
+                           neighbour_cost(cand[i].s - cand[k].s, p);
+                if (w > v) {
+                    v = w;
+                    pv = k;
+                }
+            }
+            best[(size_t)j * nc + i] = v;
+            prev[(size_t)j * nc + i] = pv;
+            double fin = v - (up ? ej : 0);
+            if (fin > top) {
+                top = fin;
+                top_i = i;
+                top_j = j;
+            }
+        }
+    }
+    int pick[SP_MAX_DISCS], n = 0;
+    int j = top_j, i = top_i;
+    while (j >= 0 && n < SP_MAX_DISCS) {
+        pick[n++] = j;
+        if (i < 0) break;
+        int k = prev[(size_t)j * nc + i];
+        j = i;
+        i = k;
+        if (i < 0 && j >= 0 && n < SP_MAX_DISCS) {
+            pick[n++] = j;
+            break;
+        }
+    }
+    for (int k = n - 1; k >= 0; k--) c->discs[c->n_discs++] = cand[pick[k]];
+    free(best);
+    free(prev);
+    return 0;
+}
+
 int sp_discs_find(sp_ctx *c, os_error *err) {
     int ns = (int)floor((c->s_max - c->s_min) / STEP_MM) + 1;
     c->n_discs = 0;
     if (ns < 5) return 0;
     double *raw = malloc((size_t)ns * sizeof *raw), *q = malloc((size_t)ns * sizeof *q);
-    double *buf = malloc((size_t)(c->nz + 1) * sizeof *buf);
+    double *buf = malloc((size_t)(c->nz + 1 > ns ? c->nz + 1 : ns) * sizeof *buf);
     sp_disc *cand = malloc((size_t)ns * sizeof *cand);
-    if (!raw || !q || !buf || !cand) {
+    double *gain = malloc((size_t)ns * sizeof *gain);
+    if (!raw || !q || !buf || !cand || !gain) {
         free(raw);
         free(q);
         free(buf);
         free(cand);
+        free(gain);
         return os_error_set(err, -ENOMEM, "out of memory looking for discs");
     }
     sample_profile(c, raw, ns, buf);
     /* thick slices already blur the profile; only thin ones need smoothing */
     smooth(raw, q, ns, c->sz < 3 ? 1.5 / STEP_MM : 0.7);
     int nc = 0, side = (int)(SIDE_MM / STEP_MM), near = (int)(4 / STEP_MM);
-    for (int i = 1; i < ns - 1; i++) {
+    for (int i = 1; i < ns - 1 && nc < ns; i++) {
         int ismin = 1;
         for (int k = i - near; k <= i + near && ismin; k++)
             if (k >= 0 && k < ns && k != i && (q[k] < q[i] || (q[k] == q[i] && k < i))) ismin = 0;
@@ -150,7 +286,7 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
         for (int k = i + 1; k <= i + side; k++)
             if (k < ns && q[k] > rmax) rmax = q[k];
         double top = lmax < rmax ? lmax : rmax;
-        if (top < 0 || top - q[i] < 0.15 || q[i] > 0.55 * top) continue;
+        if (top < 0 || top - q[i] < MIN_DEPTH) continue;
         double level = q[i] + 0.5 * (top - q[i]);
         int lo = i, hi = i;
         while (lo > 0 && q[lo - 1] < level && (i - lo) * STEP_MM < 8) lo--;
@@ -159,21 +295,19 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
         cand[nc].lo = lo * STEP_MM;
         cand[nc].hi = hi * STEP_MM;
         cand[nc].depth = top - q[i];
+        gain[nc] = q[i] / top; /* relative bottom, made a gain below */
         nc++;
     }
-    /* deepest first; drop any closer than a vertebra to one already kept */
-    for (int i = 0; i < nc; i++)
-        for (int j = i + 1; j < nc; j++)
-            if (cand[j].depth > cand[i].depth) {
-                sp_disc t = cand[i];
-                cand[i] = cand[j];
-                cand[j] = t;
-            }
-    for (int i = 0; i < nc && c->n_discs < SP_MAX_DISCS; i++) {
-        int ok = 1;
-        for (int j = 0; j < c->n_discs && ok; j++)
-            if (fabs(c->discs[j].s - cand[i].s) < MIN_GAP_MM) ok = 0;
-        if (ok) c->discs[c->n_discs++] = cand[i];
+    double dref = reference_depth(cand, nc, ns * STEP_MM, buf);
+    for (int i = 0; i < nc; i++) gain[i] = disc_gain(cand[i].depth / dref, gain[i]);
+    int rc = choose_discs(c, cand, gain, nc);
+    if (rc) {
+        free(raw);
+        free(q);
+        free(buf);
+        free(cand);
+        free(gain);
+        return os_error_set(err, -ENOMEM, "out of memory looking for discs");
     }
     for (int i = 0; i < c->n_discs; i++) /* order along s (caudal or cranial as z runs) */
         for (int j = i + 1; j < c->n_discs; j++)
@@ -186,5 +320,6 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
     free(q);
     free(buf);
     free(cand);
+    free(gain);
     return 0;
 }

@@ -24,6 +24,7 @@ void sp_dir_to_lps(const sp_ctx *c, const double d[3], double out[3]) {
 
 static void free_ctx(sp_ctx *c) {
     free(c->cls);
+    free(c->den);
     free(c->canal_x);
     free(c->canal_y);
     free(c->canal_seen);

@@ -33,8 +33,14 @@ typedef struct sp_ctx {
     double noise_sd;       /* HU, estimated */
     int smooth;            /* 3×3 mean before thresholds: only on fine pixels (< 1.2 mm), where
                               it costs no detail; on coarse pixels it would blur the cortex away */
+    int16_t *den;          /* coarse pixels only: the in-plane 1-2-1 smoothed volume, read by the
+                              detection steps instead of the HU (measurements keep the HU) */
+    double den_sd;         /* HU, noise left in what the thresholds are applied to */
     int t_bone;            /* HU: bright bone (cortex, endplates, dense trabecular) */
     int t_soft;            /* HU: lower bound of any vertebral body content */
+    int t_disc;            /* HU: bright bone on the unsmoothed HU, for the disc profile: there a
+                              thin cortex keeps its peak, which smoothing would flatten towards
+                              the trabecular bone it encloses */
     uint8_t *cls;          /* nx*ny*nz bits SP_* */
 
     /* Spinal canal centre per slice (voxel units), valid for z in [z_lo, z_hi]. */

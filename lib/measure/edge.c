@@ -20,6 +20,7 @@
 #define RIM_MM 1.0     /* assumed cortical thickness; only its mass matters once blurred */
 #define MAX_LEVELS 6   /* 5 layers + the rim excess */
 #define MIN_DISC_MM 2.5
+#define FAR_GAIN 30.0  /* residual drop, in samples' noise variances, that moves off the mask */
 
 /* CDF at t of the sum of two centred uniforms of widths a ≥ b (a trapezoid density). */
 static double trap_cdf(double t, double a, double b) {
@@ -178,9 +179,19 @@ static double sse(const mx_profile *p, model *m, double *levels) {
     memcpy(A0, A, sizeof A0);
     /* A whisper of ridge keeps a layer squeezed out of the window from making it singular. */
     for (int r = 0; r < np; r++) A[r][r] += 1e-6 * used;
-    double x[MAX_LEVELS];
+    double x[MAX_LEVELS], Ar[MAX_LEVELS][MAX_LEVELS];
+    memcpy(Ar, A, sizeof Ar);
     memcpy(x, b, sizeof x);
-    if (solve(A, x, np)) return INFINITY;
+    if (solve(Ar, x, np)) return INFINITY;
+    /* A cortical rim is never darker than the bone it bounds: a negative free rim lets a
+     * "body" spread over both discs and cancel their dark bands at its ends (seen at the
+     * sloping endplates next to a wedge). Then the rim is held at zero instead. */
+    if (free_rim && x[nl] < 0) {
+        memcpy(Ar, A, sizeof Ar);
+        memcpy(x, b, sizeof x);
+        if (solve(Ar, x, nl)) return INFINITY;
+        x[nl] = 0;
+    }
     double e = yy;
     for (int r = 0; r < np; r++) {
         double ax = 0;
@@ -240,8 +251,8 @@ static void line_search(const mx_profile *p, model *m, place_fn place, double *p
     pos[k] = best;
 }
 
-int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                mx_edge_fit *out) {
+static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
+                    double reach, mx_edge_fit *out, double *err) {
     memset(out, 0, sizeof *out);
     out->lo = out->hi = out->bone_hu = out->rim_excess = NAN;
     if (p->n < 8 || !(hi0 > lo0)) return -1;
@@ -257,22 +268,46 @@ int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, doub
     /* A mask quantised by its voxels is off by at most about half a voxel along the line;
      * keeping within that of it stops noise from trading a disc's width for its HU. */
     double tol = 0.5 * p->ka + 0.75;
+    /* The body's own endplates may be asked to move further: a mask drawn round a deformed
+     * body (a wedge's sloping endplate, a compressed one) can overshoot by several mm, and
+     * a fit held near it would inherit the error. The neighbours' intact surfaces keep the
+     * tight tolerance; they anchor the discs. */
+    double btol = isfinite(reach) && reach > tol ? reach : tol;
+    double lo_min = lo0 - btol, lo_max = lo0 + btol, hi_min = hi0 - btol, hi_max = hi0 + btol;
     /* Each disc's two surfaces are searched jointly, coarse to fine: one at a time, a body
      * edge and the neighbour's across the disc can both settle a voxel off, shifted
      * together. */
     /* The coarse pass runs twice: the first pass of one side sees the other side still at
      * the mask's guess, which can hold it a voxel off. */
+    /* With the wide reach, the two endplates are first placed jointly on a coarse grid:
+     * searched one at a time, each is judged with the other still at the mask's wrong
+     * guess, and a free rim level can then make a body spanning both discs fit best. */
+    if (btol > tol) {
+        double best[2] = {pos[1], pos[2]}, bc = cost(p, &m, place_body, pos);
+        for (double x = lo_min; x <= lo_max + 1e-9; x += 0.4) {
+            if (m.has_lo && x - pos[0] < MIN_DISC_MM) continue;
+            for (double y = hi_min; y <= hi_max + 1e-9; y += 0.4) {
+                if (y < x + 3 || (m.has_hi && pos[3] - y < MIN_DISC_MM)) continue;
+                pos[1] = x, pos[2] = y;
+                double c = cost(p, &m, place_body, pos);
+                if (c < bc) bc = c, best[0] = x, best[1] = y;
+            }
+        }
+        pos[1] = best[0], pos[2] = best[1];
+    }
     static const double span[4] = {0, 0, 0.3, 0.06}, step[4] = {0.2, 0.2, 0.05, 0.01};
     for (int it = 0; it < 4; it++) {
         for (int side = 0; side < 2; side++) {
             int me = side ? 2 : 1, nb = side ? 3 : 0, has = side ? m.has_hi : m.has_lo;
             double e0 = side ? hi0 : lo0, n0 = side ? nb_hi0 : nb_lo0;
             int coarse = it < 2;
-            double cx = pos[me], cy = pos[nb], sx = coarse ? tol : span[it], sy = coarse ? tol : span[it];
+            double cx = pos[me], cy = pos[nb], sx = coarse ? btol : span[it], sy = coarse ? tol : span[it];
             if (coarse) cx = e0, cy = has ? n0 : pos[nb];
             double best[2] = {pos[me], pos[nb]}, bc = cost(p, &m, place_body, pos);
             for (double x = cx - sx; x <= cx + sx + 1e-9; x += step[it]) {
-                if (fabs(x - e0) > tol || (side ? x < pos[1] + 3 : x > pos[2] - 3)) continue;
+                if (x < (side ? hi_min : lo_min) || x > (side ? hi_max : lo_max) ||
+                    (side ? x < pos[1] + 3 : x > pos[2] - 3))
+                    continue;
                 for (double y = has ? cy - sy : cy; y <= (has ? cy + sy : cy) + 1e-9; y += step[it]) {
                     if (has && ((side ? y - x : x - y) < MIN_DISC_MM || y < s_first || y > s_last ||
                                 fabs(y - n0) > tol))
@@ -287,14 +322,33 @@ int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, doub
     }
     double lv[MAX_LEVELS];
     place_body(&m, pos);
-    int bad = !isfinite(sse(p, &m, lv));
+    *err = sse(p, &m, lv);
     free(m.cache);
-    if (bad) return -1;
+    if (!isfinite(*err)) return -1;
     out->lo = pos[1];
     out->hi = pos[2];
     out->bone_hu = lv[m.has_lo ? 2 : 1];
     out->rim_excess = lv[m.n_edges + 1] * RIM_MM;
     out->ok = 1;
+    return 0;
+}
+
+int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
+                double reach, mx_edge_fit *out) {
+    double e_near, e_far;
+    mx_edge_fit far;
+    int rc = fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, NAN, out, &e_near);
+    if (!(isfinite(reach) && reach > 0.5 * p->ka + 0.75)) return rc;
+    if (fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, reach, &far, &e_far)) return rc;
+    /* The far fit is taken only when it explains the profile clearly better than the one
+     * held near the mask: where the slices are thick the rim's blur and the noise leave a
+     * shallow valley a mm or so wide, and the mask is then the better judge. "Clearly" is
+     * a drop in the residual worth many samples' noise (the samples are band averages a
+     * fraction of a voxel apart, so far fewer than n are independent). */
+    int n = 0;
+    for (int j = 0; j < p->n; j++) n += !isnan(p->hu[j]);
+    double var = n > 8 ? e_far / (n - 8) : INFINITY;
+    if (rc || e_near - e_far > FAR_GAIN * var) *out = far;
     return 0;
 }
 
@@ -319,4 +373,20 @@ double mx_fit_wall_rim(const mx_profile *p, double e0, double *err) {
     free(m.cache);
     if (!isfinite(*err)) return NAN;
     return lv[2] * RIM_MM;
+}
+
+double mx_fit_wall_pos(const mx_profile *p, double lo, double hi, double *rim) {
+    model m;
+    *rim = NAN;
+    if (hi < lo || model_init(&m, p)) return NAN;
+    m.rim_fixed = NAN;
+    double pos[1] = {(lo + hi) / 2};
+    line_search(p, &m, place_wall, pos, 0, lo, hi);
+    double lv[MAX_LEVELS];
+    place_wall(&m, pos);
+    double e = sse(p, &m, lv);
+    free(m.cache);
+    if (!isfinite(e)) return NAN;
+    *rim = lv[2] * RIM_MM;
+    return pos[0];
 }

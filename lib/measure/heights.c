@@ -19,6 +19,12 @@
 #define THIN_SIGMA_MM 1.25  /* blur below which the profile resolves the rim on its own */
 #define DEFAULT_RIM 600.0   /* HU × mm: a typical cortical excess when nothing resolves it */
 #define DEFAULT_SIGMA0 0.3  /* mm: a typical reconstruction kernel's blur */
+/* How far the HU fit may move an endplate from where the body mask puts it. A mask drawn
+ * round a wedge or a compressed endplate overshoots it by up to several mm (the sloping
+ * surface cuts each slice obliquely and partial volume smears it into the disc), and the
+ * anterior height at 85 % of the depth is exactly where a wedge's overshoot is largest. */
+#define BODY_REACH_MM 6.0
+#define WALL_REACH_MM 10.0  /* how far inside the mask's AP extent a wall may be found */
 
 typedef struct frame {
     double c[3], ax[3], ap[3], lat[3];
@@ -177,21 +183,51 @@ static double wall_rim(const mx_geom *g, const os_anatomy *an, const frame *f, i
     return n ? mx_median(r, (size_t)n) : NAN;
 }
 
-int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measure *vm) {
+int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measure *vm, mx_endplates *ep) {
     const os_vertebra *v = &an->vertebrae[i];
     int label = i + 1;
     vm->h_ant = vm->h_mid = vm->h_post = vm->ap_depth_mm = vm->ratio_min_max = NAN;
+    mx_endplates ep_unused;
+    if (!ep) ep = &ep_unused;
+    for (int k = 0; k < 3; k++) ep->a[k] = ep->lo[k] = ep->hi[k] = NAN;
     frame f;
     if (!an->body_mask || make_frame(v, &f)) {
         snprintf(vm->note, sizeof vm->note, "heights not measured: no body mask or no axis");
         return -1;
     }
+    /* The AP depth sets where the three heights are taken, so a mask that runs on beyond
+     * the anterior cortex (an osteophyte, or the aorta or crus touching the body) or is
+     * drawn a little wide puts the "anterior" line at the wall or in soft tissue, where a
+     * wedge is tallest or nothing is bone. The mask gives a first guess of each wall and
+     * the HU profile along the mid-line (whose cortical rim in-plane pixels resolve) places
+     * it, as the endplates are placed. */
     double post, ant;
     if (mask_extent(g, an, &f, 1, 0, 0, 0, 2.0, 2.0, label, &post, &ant)) {
         snprintf(vm->note, sizeof vm->note, "heights not measured: the body's AP extent was not found");
         return -1;
     }
+    if (mx_blur_sigma(g, f.ap) <= THIN_SIGMA_MM) {
+        for (int side = 0; side < 2; side++) {
+            /* Each wall is crossed going +s from inside: the posterior one with s negated.
+             * A band of ±3 mm laterally and along the axis averages out noise, keeps well off
+             * the endplates and still sees the posterior cortex beside the basivertebral
+             * vein's notch. */
+            double e = side ? ant : -post, rim;
+            mx_profile p;
+            if (profile_along(g, an, &f, 1, 0, 0, 0, fmax(2.0, e - WALL_REACH_MM - 4), e + 6, 3.0, 3.0, STEP_MM,
+                              !side, DEFAULT_SIGMA0, &p))
+                continue;
+            double w = mx_fit_wall_pos(&p, fmax(3.0, e - WALL_REACH_MM), e + 1.5, &rim);
+            mx_profile_free(&p);
+            /* Only a wall with a real cortical rim replaces the mask's. */
+            if (isfinite(w) && rim > 100) {
+                if (side) ant = w;
+                else post = -w;
+            }
+        }
+    }
     vm->ap_depth_mm = ant - post;
+    memcpy(ep->c, f.c, sizeof ep->c), memcpy(ep->ax, f.ax, sizeof ep->ax), memcpy(ep->ap, f.ap, sizeof ep->ap);
     double sigma = mx_blur_sigma(g, f.ax);
     double rim = NAN, sigma0 = DEFAULT_SIGMA0;
     if (sigma > THIN_SIGMA_MM) {
@@ -202,7 +238,7 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
     double h[3];
     int fallback = 0, failed = 0;
     for (int k = 0; k < 3; k++) {
-        double a = post + U[k] * vm->ap_depth_mm, lo, hi;
+        double a = post + U[k] * vm->ap_depth_mm, lo = NAN, hi = NAN;
         h[k] = NAN;
         if (mask_extent(g, an, &f, 0, a, 0, 0, BAND_MM, 0, label, &lo, &hi)) {
             failed++;
@@ -224,11 +260,13 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
         if (cut) {
             failed++;
         } else if (mx_fit_body(&p, lo, hi, neighbour_surface(g, an, &f, a, label, lo, -1, MARGIN_MM),
-                               neighbour_surface(g, an, &f, a, label, hi, 1, MARGIN_MM), rim, &fit) == 0 && fabs(fit.lo - lo) < 5 &&
-                   fabs(fit.hi - hi) < 5) {
+                               neighbour_surface(g, an, &f, a, label, hi, 1, MARGIN_MM), rim, BODY_REACH_MM, &fit) == 0 &&
+                   fabs(fit.lo - lo) < BODY_REACH_MM + 1 && fabs(fit.hi - hi) < BODY_REACH_MM + 1) {
             h[k] = fit.hi - fit.lo;
+            ep->a[k] = a, ep->lo[k] = fit.lo, ep->hi[k] = fit.hi;
         } else {
             h[k] = hi - lo; /* the mask's own extent: coarser, but honest */
+            ep->a[k] = a, ep->lo[k] = lo, ep->hi[k] = hi;
             fallback++;
         }
         mx_profile_free(&p);

@@ -49,8 +49,9 @@ int os_measure_all(const os_volume *vol, const os_anatomy *a, const os_measure_o
         memcpy(vm->center_lps, v->center_lps, sizeof vm->center_lps);
         vm->ratio_neighbours = NAN;
         vm->genant_grade = -1;
-        mx_heights(&g, a, i, vm);
-        if (mx_trabecular(vol, a, i, o->trab_erosion_mm, vm) && !vm->note[0])
+        mx_endplates ep;
+        mx_heights(&g, a, i, vm, &ep);
+        if (mx_trabecular(vol, a, i, o->trab_erosion_mm, &ep, vm) && !vm->note[0])
             snprintf(vm->note, sizeof vm->note, "no trabecular voxels: attenuation not measured");
     }
     mx_genant_all(a, out);

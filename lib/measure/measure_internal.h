@@ -59,7 +59,8 @@ void mx_profile_merge(mx_profile *p, int j);
  * surfaces (s, mm). lo/hi are initial guesses (from the mask), nb_lo/nb_hi those of the
  * neighbouring bodies' near surfaces (NAN when the mask shows none). rim_excess_hu_mm is the
  * cortical excess (HU × mm above the trabecular level) assumed when the profile cannot
- * resolve it (thick slices); NAN lets the fit estimate it. */
+ * resolve it (thick slices); NAN lets the fit estimate it. reach (mm) is how far the body's
+ * own surfaces may move from lo/hi (NAN: about half a voxel, trusting the mask). */
 typedef struct mx_edge_fit {
     double lo, hi;
     double bone_hu, rim_excess;
@@ -67,19 +68,34 @@ typedef struct mx_edge_fit {
 } mx_edge_fit;
 
 int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                mx_edge_fit *out);
+                double reach, mx_edge_fit *out);
 /* One wall crossed going outward (direction +s), for measuring the cortical rim where the
  * resolution allows: returns the rim excess (HU × mm) or NAN, and the residual in *sse. */
 double mx_fit_wall_rim(const mx_profile *p, double e0, double *sse);
+/* The same wall placed anywhere in [lo, hi] (the position, NAN when no fit; its rim excess
+ * in *rim): where a body's wall is, when the mask cannot be trusted to within a few mm. */
+double mx_fit_wall_pos(const mx_profile *p, double lo, double hi, double *rim);
 
 /* ---- heights.c ---- */
-int mx_heights(const mx_geom *g, const os_anatomy *a, int i, os_vertebra_measure *vm);
+/* Where the heights found the endplates, in the vertebra's frame (centre c, unit axis ax
+ * cranial and ap anterior): along the lines at ap offsets a[k] (anterior, middle,
+ * posterior) the body runs from lo[k] to hi[k] mm along the axis; NAN where not found.
+ * The trabecular ROI uses them to keep off the real endplates, which the body mask can
+ * overshoot by several mm in a deformed body. */
+typedef struct mx_endplates {
+    double c[3], ax[3], ap[3];
+    double a[3], lo[3], hi[3];
+} mx_endplates;
+
+/* ep may be NULL; it is filled (all NAN when nothing was measured). */
+int mx_heights(const mx_geom *g, const os_anatomy *a, int i, os_vertebra_measure *vm, mx_endplates *ep);
 
 /* ---- genant.c ---- */
 void mx_genant_all(const os_anatomy *a, os_measurements *m);
 
 /* ---- trabecular.c ---- */
-int mx_trabecular(const os_volume *vol, const os_anatomy *a, int i, double erosion_mm,
+/* ep (may be NULL) restricts the ROI to erosion_mm inside the endplates the heights found. */
+int mx_trabecular(const os_volume *vol, const os_anatomy *a, int i, double erosion_mm, const mx_endplates *ep,
                   os_vertebra_measure *vm);
 
 /* ---- aorta.c ---- */

@@ -41,7 +41,40 @@ static uint8_t *erode(const os_volume *vol, const uint8_t *mask, int label, doub
     return cur;
 }
 
-int mx_trabecular(const os_volume *vol, const os_anatomy *a, int i, double erosion_mm, os_vertebra_measure *vm) {
+/* Endplate height along the axis at AP offset x, piecewise linear through the measured
+ * lines (held flat beyond the outermost ones); NAN when fewer than two lines were found. */
+static double endplate_at(const mx_endplates *ep, const double *hv, double x) {
+    double ax[3], hx[3];
+    int n = 0;
+    for (int k = 2; k >= 0; k--) /* posterior → anterior: a increasing */
+        if (isfinite(ep->a[k]) && isfinite(hv[k])) ax[n] = ep->a[k], hx[n++] = hv[k];
+    if (n < 2) return NAN;
+    if (x <= ax[0]) return hx[0];
+    for (int j = 1; j < n; j++)
+        if (x <= ax[j]) return hx[j - 1] + (hx[j] - hx[j - 1]) * (x - ax[j - 1]) / (ax[j] - ax[j - 1]);
+    return hx[n - 1];
+}
+
+/* Whether the voxel lies at least the erosion inside the endplates the heights found. The
+ * body mask (and so any ROI eroded from it) can overshoot a wedge's sloping or a crushed
+ * body's compressed endplate by several mm, and the dense endplate then pulls the mean up.
+ * The margin shrinks on a thin body (30 % of its height a side) so a central band remains. */
+static int inside_endplates(const os_volume *vol, const mx_endplates *ep, double erosion_mm, size_t k) {
+    size_t plane = (size_t)vol->nx * vol->ny;
+    double p[3], d[3];
+    os_volume_voxel_to_lps(vol, (double)(k % (size_t)vol->nx), (double)(k / (size_t)vol->nx % (size_t)vol->ny),
+                           (double)(k / plane), p);
+    for (int j = 0; j < 3; j++) d[j] = p[j] - ep->c[j];
+    double x = d[0] * ep->ap[0] + d[1] * ep->ap[1] + d[2] * ep->ap[2];
+    double h = d[0] * ep->ax[0] + d[1] * ep->ax[1] + d[2] * ep->ax[2];
+    double lo = endplate_at(ep, ep->lo, x), hi = endplate_at(ep, ep->hi, x);
+    if (!(hi > lo)) return 1; /* nothing measured here: the mask's ROI stands */
+    double e = fmin(erosion_mm, 0.3 * (hi - lo));
+    return h >= lo + e && h <= hi - e;
+}
+
+int mx_trabecular(const os_volume *vol, const os_anatomy *a, int i, double erosion_mm, const mx_endplates *ep,
+                  os_vertebra_measure *vm) {
     vm->trab_hu_mean = vm->trab_hu_median = NAN;
     vm->trab_voxels = 0;
     const uint8_t *roi = a->trab_mask;
@@ -67,8 +100,13 @@ int mx_trabecular(const os_volume *vol, const os_anatomy *a, int i, double erosi
         k1 = (size_t)(v->z_last + 1) * plane;
     }
     double sum = 0;
+    int use_ep = 0;
+    if (ep) /* two measured lines at least, or the endplates are unknown */
+        for (int j = 0; j < 3; j++) use_ep += isfinite(ep->a[j]) && isfinite(ep->lo[j]) && isfinite(ep->hi[j]);
+    use_ep = use_ep >= 2;
     for (size_t k = k0; k < k1; k++) {
         if (roi[k] != label) continue;
+        if (use_ep && !inside_endplates(vol, ep, erosion_mm, k)) continue;
         int h = vol->hu[k] - HIST_MIN;
         hist[h < 0 ? 0 : h >= HIST_N ? HIST_N - 1 : h]++;
         sum += vol->hu[k];
