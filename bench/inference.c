@@ -26,6 +26,7 @@
 #include "osteoscout/modelinput.h"
 #include "osteoscout/models.h"
 #include "osteoscout/phantom.h"
+#include "osteoscout/pipeline.h"
 #include "osteoscout/volume.h"
 
 #ifndef OS_BUILD_PLUGIN_DIR
@@ -46,60 +47,6 @@ static int cmp_double(const void *a, const void *b) {
 static int die(const char *what, const os_error *err) {
     fprintf(stderr, "os_bench_inference: %s: %s\n", what, err ? err->msg : "failed");
     return 1;
-}
-
-/* The series' files into a volume (as lib/pipeline reads them). */
-static int load_dir(const char *dir, os_volume *vol, os_error *err) {
-    DIR *d = opendir(dir);
-    if (!d) return os_error_set(err, -1, "cannot open %s", dir);
-    char **paths = NULL;
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || strstr(e->d_name, ".json")) continue;
-        char **bigger = realloc(paths, (n + 1) * sizeof *paths);
-        if (!bigger || asprintf(&bigger[n], "%s/%s", dir, e->d_name) < 0) {
-            closedir(d);
-            return os_error_set(err, -1, "out of memory");
-        }
-        paths = bigger;
-        n++;
-    }
-    closedir(d);
-    os_slice_geom *all = NULL;
-    size_t na = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        os_slice_geom *f = NULL;
-        size_t nf = 0;
-        rc = os_dicom_read_geometry(paths[i], &f, &nf, err);
-        if (rc) break;
-        os_slice_geom *bigger = realloc(all, (na + nf) * sizeof *all);
-        if (!bigger) {
-            free(f);
-            rc = os_error_set(err, -1, "out of memory");
-            break;
-        }
-        all = bigger;
-        for (size_t k = 0; k < nf; k++) {
-            f[k].source = i;
-            all[na++] = f[k];
-        }
-        free(f);
-    }
-    os_volume_plan plan;
-    memset(&plan, 0, sizeof plan);
-    if (!rc) rc = os_volume_plan_make(all, na, &plan, err);
-    if (!rc) rc = os_volume_alloc(&plan, vol, err);
-    for (int z = 0; !rc && z < vol->nz; z++) {
-        const os_slice_geom *g = &all[plan.order[z]];
-        rc = os_dicom_read_frame_hu(paths[g->source], g->frame, os_volume_slice(vol, z), vol->ny, vol->nx, err);
-    }
-    os_volume_plan_free(&plan);
-    free(all);
-    for (size_t i = 0; i < n; i++) free(paths[i]);
-    free(paths);
-    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -137,7 +84,7 @@ int main(int argc, char **argv) {
     po.seed = 1;
     if (os_phantom_write_series(&po, dir, &err)) return die("phantom", &err);
     os_volume vol;
-    if (load_dir(dir, &vol, &err)) return die("load", &err);
+    if (os_pipeline_load_dir(dir, &vol, &err)) return die("load", &err);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -97,59 +97,13 @@ static inline void fixture_rm_rf(const char *dir) {
 #ifdef OSTEOSCOUT_VOLUME_H
 #include "osteoscout/dicom.h"
 #include "osteoscout/phantom.h"
+#include "osteoscout/pipeline.h"
 
-/* Loads a folder of DICOM files the way lib/pipeline does; 0 on success. */
 static inline int fixture_load_dir(const char *dir, os_volume *vol) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    char **paths = NULL;
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || strstr(e->d_name, ".json")) continue;
-        char **bigger = realloc(paths, (n + 1) * sizeof *paths);
-        if (!bigger) break;
-        paths = bigger;
-        if (asprintf(&paths[n], "%s/%s", dir, e->d_name) < 0) break;
-        n++;
-    }
-    closedir(d);
-    os_slice_geom *all = NULL;
-    size_t na = 0;
     os_error err;
     os_error_clear(&err);
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        os_slice_geom *f = NULL;
-        size_t nf = 0;
-        rc = os_dicom_read_geometry(paths[i], &f, &nf, &err);
-        if (rc) break;
-        os_slice_geom *bigger = realloc(all, (na + nf) * sizeof *all);
-        if (!bigger) {
-            free(f);
-            rc = -1;
-            break;
-        }
-        all = bigger;
-        for (size_t k = 0; k < nf; k++) {
-            f[k].source = i;
-            all[na++] = f[k];
-        }
-        free(f);
-    }
-    os_volume_plan plan;
-    memset(&plan, 0, sizeof plan);
-    if (!rc) rc = os_volume_plan_make(all, na, &plan, &err);
-    if (!rc) rc = os_volume_alloc(&plan, vol, &err);
-    for (int z = 0; !rc && z < vol->nz; z++) {
-        const os_slice_geom *g = &all[plan.order[z]];
-        rc = os_dicom_read_frame_hu(paths[g->source], g->frame, os_volume_slice(vol, z), vol->ny, vol->nx, &err);
-    }
+    int rc = os_pipeline_load_dir(dir, vol, &err);
     if (rc) fprintf(stderr, "fixture_load_dir: %s\n", err.msg);
-    os_volume_plan_free(&plan);
-    free(all);
-    for (size_t i = 0; i < n; i++) free(paths[i]);
-    free(paths);
     return rc;
 }
 

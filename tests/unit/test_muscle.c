@@ -24,54 +24,15 @@
 #include "osteoscout/anatomy.h"
 #include "osteoscout/dicom.h"
 #include "osteoscout/phantom.h"
+#include "osteoscout/pipeline.h"
 #include "osteoscout/volume.h"
 
-/* The same sequence as lib/pipeline: geometry of every file, plan, then voxels. */
 static int load_dir(const char *dir, os_volume *vol) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    char **paths = NULL;
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || strstr(e->d_name, ".json")) continue;
-        char **bigger = realloc(paths, (n + 1) * sizeof *paths);
-        assert_non_null(bigger);
-        paths = bigger;
-        assert_true(asprintf(&paths[n++], "%s/%s", dir, e->d_name) > 0);
-    }
-    closedir(d);
-    os_slice_geom *all = NULL;
-    size_t na = 0;
     os_error err;
     os_error_clear(&err);
-    for (size_t i = 0; i < n; i++) {
-        os_slice_geom *f = NULL;
-        size_t nf = 0;
-        assert_int_equal(os_dicom_read_geometry(paths[i], &f, &nf, &err), 0);
-        os_slice_geom *bigger = realloc(all, (na + nf) * sizeof *all);
-        assert_non_null(bigger);
-        all = bigger;
-        for (size_t k = 0; k < nf; k++) {
-            f[k].source = i;
-            all[na++] = f[k];
-        }
-        free(f);
-    }
-    os_volume_plan plan;
-    assert_int_equal(os_volume_plan_make(all, na, &plan, &err), 0);
-    assert_int_equal(os_volume_alloc(&plan, vol, &err), 0);
-    for (int z = 0; z < vol->nz; z++) {
-        const os_slice_geom *g = &all[plan.order[z]];
-        assert_int_equal(os_dicom_read_frame_hu(paths[g->source], g->frame, os_volume_slice(vol, z),
-                                                vol->ny, vol->nx, &err),
-                         0);
-    }
-    os_volume_plan_free(&plan);
-    free(all);
-    for (size_t i = 0; i < n; i++) free(paths[i]);
-    free(paths);
-    return 0;
+    int rc = os_pipeline_load_dir(dir, vol, &err);
+    if (rc) print_error("%s\n", err.msg);
+    return rc;
 }
 
 static void areas(const os_volume *vol, const os_level_slice *s, double cm2[OS_TISSUE_COUNT],

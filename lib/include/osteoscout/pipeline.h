@@ -11,6 +11,7 @@
 #include "osteoscout/models.h"
 #include "osteoscout/report.h"
 #include "osteoscout/select.h"
+#include "osteoscout/volume.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -73,6 +74,11 @@ void os_pipeline_free_plans(os_study_plan *plans, size_t n);
 
 /* [measure] of the configuration as measurement options. */
 void os_pipeline_measure_opts(const os_config *cfg, os_measure_opts *out);
+
+/* Only the first step: the files (or every DICOM file directly in `dir`, sorted by name) as one
+ * validated CT volume, exactly as the pipeline loads them. For tools, benches and tests. */
+int os_pipeline_load_volume(const char *const *paths, size_t n, os_volume *vol, os_error *err);
+int os_pipeline_load_dir(const char *dir, os_volume *vol, os_error *err);
 
 int os_pipeline_run_files(const char *const *paths, size_t n, const os_pipeline_opts *opts,
                           cJSON **result, os_error *err);
