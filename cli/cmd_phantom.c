@@ -25,11 +25,14 @@ static void usage(FILE *f) {
                "         [--z-from LEVEL] [--z-to LEVEL] [--height M] [--sex M|F]\n"
                "         [--habitus slim|average|obese] [--phase noncontrast|arterial|portal]\n"
                "         [--trab-hu LEVEL:HU]... [--fracture LEVEL:wedge|biconcave|crush:LOSS]...\n"
+               "         [--muscle-hu SHIFT] [--muscle-scale F]\n"
                "         [--syntax explicit|implicit|jpeg-lossless|jpeg-ls|rle|j2k] [--kernel K]\n"
                "         [--series-number N] [--study-uid UID] [--series-uid UID] [--json]\n"
                "LEVEL is T10 ... L5 (S1 also for --z-to/--z-from); the z range defaults to T10 ... S1\n"
                "and --slices N means N slices centred on it. --random draws noise, habitus, sex,\n"
-               "height, trabecular HU and fractures from the seed; explicit options still win.\n");
+               "height, trabecular HU and fractures from the seed; explicit options still win.\n"
+               "--muscle-hu adds SHIFT HU (-100 ... 100) to every muscle (myosteatosis); --muscle-scale\n"
+               "multiplies every trunk muscle's radii by F (0.3 ... 2; area by F squared: sarcopenia).\n");
 }
 
 /* "L1:150" → level 3, 150. */
@@ -118,6 +121,7 @@ int cmd_phantom(int argc, char **argv, const os_config *cfg) {
         {"height", required_argument, 0, 'H'},    {"sex", required_argument, 0, 'X'},
         {"habitus", required_argument, 0, 'B'},   {"phase", required_argument, 0, 'P'},
         {"trab-hu", required_argument, 0, 'A'},   {"fracture", required_argument, 0, 'K'},
+        {"muscle-hu", required_argument, 0, 'M'}, {"muscle-scale", required_argument, 0, 'm'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
     };
     os_phantom_opts o;
@@ -200,6 +204,26 @@ int cmd_phantom(int argc, char **argv, const os_config *cfg) {
             break;
         case 'A': bad |= parse_trab(optarg, &o) != 0; break;
         case 'K': bad |= parse_fracture(optarg, &o) != 0; break;
+        case 'M': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (end == optarg || *end || !(v >= -100 && v <= 100)) {
+                fprintf(stderr, "osteoscout: --muscle-hu needs a number from -100 to 100, not '%s'\n", optarg);
+                bad = 1;
+            }
+            o.muscle_hu_shift = v;
+            break;
+        }
+        case 'm': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (end == optarg || *end || !(v >= 0.3 && v <= 2)) {
+                fprintf(stderr, "osteoscout: --muscle-scale needs a number from 0.3 to 2, not '%s'\n", optarg);
+                bad = 1;
+            }
+            o.muscle_scale = v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default:
             fprintf(stderr, "osteoscout: phantom: bad option or missing value: %s\n", argv[optind - 1]);

@@ -43,7 +43,8 @@ static double interp(const double kz[NK], const double *tab, double z) {
 }
 
 static double muscle_scale(const ph_model *m) {
-    return m->bone_scale * (m->sex == 'M' ? 1.0 : 0.82);
+    double f = m->o.muscle_scale > 0 ? m->o.muscle_scale : 1.0;
+    return m->bone_scale * (m->sex == 'M' ? 1.0 : 0.82) * f;
 }
 
 void ph_plane_setup(ph_plane *p) {

@@ -120,6 +120,8 @@ int ph_truth_write(const ph_model *m, const os_ct_write *w, const ph_level_truth
     cJSON_AddStringToObject(t, "sex", sex);
     cJSON_AddStringToObject(t, "habitus", os_phantom_habitus_name(o->habitus));
     cJSON_AddStringToObject(t, "phase", os_phantom_phase_name(o->phase));
+    cJSON_AddNumberToObject(t, "muscle_hu_shift", o->muscle_hu_shift);
+    cJSON_AddNumberToObject(t, "muscle_scale", o->muscle_scale > 0 ? o->muscle_scale : 1.0);
     cJSON_AddNumberToObject(t, "aorta_hu", m->hu[L_AORTA]);
     cJSON_AddStringToObject(t, "z_from", os_phantom_level_name(o->z_from));
     cJSON_AddStringToObject(t, "z_to", os_phantom_level_name(o->z_to));

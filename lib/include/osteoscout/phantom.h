@@ -45,6 +45,8 @@ typedef struct os_phantom_opts {
     int deformity[OS_PHANTOM_LEVELS];        /* os_phantom_deformity */
     double height_loss[OS_PHANTOM_LEVELS];   /* fraction 0 … 0.8 of the intact height */
     double muscle_hu_shift;    /* added to every muscle's HU (myosteatosis); 0 */
+    /* Added for the synthetic risk cohorts (model/cohort.py). */
+    double muscle_scale;       /* multiplies every trunk muscle's radii (sarcopenia); 0 means 1 */
 } os_phantom_opts;
 
 void os_phantom_defaults(os_phantom_opts *o);
