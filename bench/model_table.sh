@@ -140,18 +140,27 @@ for c in dev ext; do
     --score oracle --horizons 2,3,5 --bootstrap 200 --seed "$SEED" "${risk_cols[@]}" --json > "$OUT/eval_pred_$c.json"
   "$OSC" evaluate "$OUT/scores_$c.csv" --time time_years --event event --label prevalent_vf "${det_scores[@]}" \
     --score l1hu --score cox --score oracle_det --bootstrap 0 --json > "$OUT/eval_det_$c.json"
+  for h in 2 3 5; do # the k-year AUROC of each model's k-year risk
+    k_scores=()
+    for m in "${models[@]}"; do k_scores+=(--score "${m}_risk_${h}y"); done
+    "$OSC" evaluate "$OUT/scores_$c.csv" --time time_years --event event "${k_scores[@]}" --horizons "$h" \
+      --bootstrap 200 --seed "$SEED" --json > "$OUT/eval_pred_${c}_${h}y.json"
+  done
 done
 stamp "evaluated"
+per_h() { for h in 2 3 5; do printf '%s\n' "$h=$OUT/eval_pred_${1}_${h}y.json"; done; }
+mapfile -t DEV_H < <(per_h dev)
+mapfile -t EXT_H < <(per_h ext)
 "$PY" model/table.py --cohort "Development cohort, test split" "$OUT/eval_det_dev.json" "$OUT/eval_pred_dev.json" \
-  "$OUT/scores_dev.csv" --cohort "External cohort (site shift)" "$OUT/eval_det_ext.json" "$OUT/eval_pred_ext.json" \
-  "$OUT/scores_ext.csv" --out "$OUT/table.md" --json-out "$OUT/table.json"
+  "$OUT/scores_dev.csv" "${DEV_H[@]}" --cohort "External cohort (site shift)" "$OUT/eval_det_ext.json" \
+  "$OUT/eval_pred_ext.json" "$OUT/scores_ext.csv" "${EXT_H[@]}" --out "$OUT/table.md" --json-out "$OUT/table.json"
 
 # ---- 6: the demo model
 if [ "$DEMO" = 1 ]; then
   mkdir -p models/demo
   "$PY" model/export.py --checkpoint "$OUT/runs/bm_mt/checkpoint.pt" --out models/demo/osteoscout-demo.pt \
     --name osteoscout-demo-synthetic --version "0.1.0-synthetic" --metrics "synthetic_table=$OUT/table.json" \
-    --metrics "clinical_cox_baseline=$OUT/cox.json"
+    --metrics "clinical_cox_baseline=$OUT/cox.json" --cohort-json "$OUT/dev/cohort.json"
 fi
 stamp "done"
 echo "timing (s): $(tr '\n' ';' < "$OUT/timing.txt")"

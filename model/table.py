@@ -73,8 +73,10 @@ def paired_c(scores_csv, ref, others, n_boot=500, seed=1):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cohort", nargs=4, action="append", metavar=("LABEL", "DET_JSON", "PRED_JSON", "SCORES_CSV"),
-                    required=True)
+    ap.add_argument("--cohort", nargs="+", action="append", required=True,
+                    metavar="LABEL DET_JSON PRED_JSON SCORES_CSV [K=HORIZON_JSON ...]",
+                    help="K=FILE: an evaluate run whose scores are NAME_risk_Ky: the k-year AUROC of "
+                         "NAME is then that of its k-year risk")
     ap.add_argument("--ref", default="bm_mt")
     ap.add_argument("--out", default=None, help="also write the table (markdown) here")
     ap.add_argument("--json-out", default=None)
@@ -82,16 +84,30 @@ def main(argv=None):
 
     lines = ["OsteoScout risk models on SYNTHETIC cohorts (phantoms; no clinical meaning)", ""]
     summary = {}
-    for label, det_path, pred_path, scores_csv in args.cohort:
+    for spec in args.cohort:
+        if len(spec) < 4:
+            ap.error("--cohort needs LABEL DET_JSON PRED_JSON SCORES_CSV")
+        label, det_path, pred_path, scores_csv = spec[:4]
         det = json.load(open(det_path))
         pred = json.load(open(pred_path))
         ps = pred["scores"]
+        by_horizon = {}  # k -> {score name: (auroc, ci)} from the k-year risks
+        for extra in spec[4:]:
+            k, _, path = extra.partition("=")
+            hj = json.load(open(path))
+            for name_k, v in hj["scores"].items():
+                base = name_k[:-len("_risk_%sy" % k)] if name_k.endswith("_risk_%sy" % k) else name_k
+                by_horizon.setdefault(k, {})[base] = (v["td_auroc"].get(k), v["ci"]["td_auroc"].get(k),
+                                                       v["paper_auroc"].get(k))
         n_prev = None
         for k, v in det["scores"].items():
             n_prev = v.get("positives", n_prev)
         lines.append("## %s: n = %d, new fractures %d, prevalent fractures %s; CIs: detection DeLong, "
                      "others %s" % (label, pred["n_with_outcome"], pred["events"], n_prev,
                                     next(iter(ps.values()))["ci"]["method"]))
+        lines.append("")
+        lines.append("C-index of each model's cumulative risk at its last year; k-year AUROC of its k-year "
+                     "risk%s (cumulative/dynamic, IPCW)." % ("" if by_horizon else " (here: of the same score)"))
         lines.append("")
         head = ["Model", "Detection AUROC", "Harrell's C", "2-year AUROC", "3-year AUROC", "5-year AUROC"]
         lines.append("| " + " | ".join(head) + " |")
@@ -105,7 +121,10 @@ def main(argv=None):
         for k in order:
             s = ps[k]
             d = det_of.get(k)
-            td, tci = s["td_auroc"], s["ci"]["td_auroc"]
+            td, tci, paper = dict(s["td_auroc"]), dict(s["ci"]["td_auroc"]), dict(s["paper_auroc"])
+            for hk, res in by_horizon.items():
+                if k in res:
+                    td[hk], tci[hk], paper[hk] = res[k]
             cells = [name(k),
                      fmt(d["auroc"], d["auroc_ci"]) if d and "auroc" in d else "-",
                      fmt(s["c_harrell"], s["ci"]["c_harrell"]),
@@ -115,16 +134,16 @@ def main(argv=None):
                              "detection_auroc_ci": d.get("auroc_ci") if d else None,
                              "c_harrell": s["c_harrell"], "c_harrell_ci": s["ci"]["c_harrell"],
                              "c_uno": s["c_uno"], "td_auroc": td, "td_auroc_ci": tci,
-                             "paper_auroc": s["paper_auroc"]}
+                             "paper_auroc": paper}
         lines.append("")
         lines.append("Uno's C and the paper-compatible k-year AUROC (no censoring weights):")
         lines.append("")
         lines.append("| Model | Uno's C | paper 2-y | paper 3-y | paper 5-y |")
         lines.append("|---|---|---|---|---|")
         for k in order:
-            s = ps[k]
-            lines.append("| %s | %s | %s | %s | %s |" % (name(k), fmt(s["c_uno"]), fmt(s["paper_auroc"].get("2")),
-                                                       fmt(s["paper_auroc"].get("3")), fmt(s["paper_auroc"].get("5"))))
+            s, pa = ps[k], cohort_sum[k]["paper_auroc"]
+            lines.append("| %s | %s | %s | %s | %s |" % (name(k), fmt(s["c_uno"]), fmt(pa.get("2")),
+                                                       fmt(pa.get("3")), fmt(pa.get("5"))))
         lines.append("")
         lines.append("Paired tests against %s:" % name(args.ref))
         lines.append("")
