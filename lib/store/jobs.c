@@ -42,19 +42,6 @@ static int check_holder(os_store *st, int64_t id, const char *owner, int *attemp
     return 0;
 }
 
-/* Runs body inside BEGIN IMMEDIATE .. COMMIT under the handle's mutex; body sets rc. */
-#define WRITE_TXN(st, doing, err, body)                           \
-    do {                                                          \
-        STORE_LOCK(st);                                           \
-        rc = store_begin_write(st, doing, err);                   \
-        if (rc == 0) {                                            \
-            body;                                                 \
-            if (rc == 0) rc = store_commit(st, doing, err);       \
-            else store_rollback(st);                              \
-        }                                                         \
-        STORE_UNLOCK(st);                                         \
-    } while (0)
-
 static int claim_locked(os_store *st, const char *owner, double now, double lease_s, os_job *job, int *found,
                         os_error *err) {
     static const char sel[] =

@@ -15,19 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs body inside BEGIN IMMEDIATE .. COMMIT under the handle's mutex; body sets rc. */
-#define WRITE_TXN(st, doing, err, body)                     \
-    do {                                                    \
-        STORE_LOCK(st);                                     \
-        rc = store_begin_write(st, doing, err);             \
-        if (rc == 0) {                                      \
-            body;                                           \
-            if (rc == 0) rc = store_commit(st, doing, err); \
-            else store_rollback(st);                        \
-        }                                                   \
-        STORE_UNLOCK(st);                                   \
-    } while (0)
-
 static int job_exists_locked(os_store *st, int64_t job_id, os_error *err) {
     static const char sql[] = "SELECT 1 FROM jobs WHERE id = ?";
     sqlite3_stmt *s;

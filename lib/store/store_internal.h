@@ -62,4 +62,17 @@ double store_now(void);
 #define STORE_LOCK(st) pthread_mutex_lock(&(st)->lock)
 #define STORE_UNLOCK(st) pthread_mutex_unlock(&(st)->lock)
 
+/* Runs body inside BEGIN IMMEDIATE .. COMMIT under the handle's mutex; body sets rc. */
+#define WRITE_TXN(st, doing, err, body)                     \
+    do {                                                    \
+        STORE_LOCK(st);                                     \
+        rc = store_begin_write(st, doing, err);             \
+        if (rc == 0) {                                      \
+            body;                                           \
+            if (rc == 0) rc = store_commit(st, doing, err); \
+            else store_rollback(st);                        \
+        }                                                   \
+        STORE_UNLOCK(st);                                   \
+    } while (0)
+
 #endif
