@@ -30,6 +30,18 @@ port = $pacs_port
 outputs = sr,sc
 EOF2
 
+# The synthetic demo model (models/demo), when the multitask plugin was built (libtorch), so the
+# SR and summary page carry its risks; its name, card and the pages say it is not clinical.
+if [ -f build/lib/osteoscout/plugins/multitask.so ]; then
+  set_args+=(--set "node.plugin_dir=$PWD/build/lib/osteoscout/plugins")
+  cat >> "$conf" <<EOF2
+
+[model demo]
+plugin = multitask
+weights = $PWD/models/demo/osteoscout-demo.pt
+EOF2
+fi
+
 echo "== a stand-in PACS: DCMTK storescp (AE DEMO_PACS, port $pacs_port) =="
 mkdir -p "$work/pacs"
 storescp -aet DEMO_PACS -od "$work/pacs" +xa "$pacs_port" 2>"$work/pacs.log" &
