@@ -140,6 +140,33 @@ static void drop_leaks(ms_ctx *c, const ms_rect *r, const uint8_t *blocked) {
     }
 }
 
+/* The pixels a muscle's edge with fat or bone crosses are muscle when more than half of them
+ * is (raw HU in the muscle range, as the published thresholds count them); the smoothed copy
+ * the growth ran on reads them as fat or bone (which is what tells them from the edge of a
+ * kidney or bowel loop lying on the muscle) and leaves them out, a loss that grows with the
+ * pixel. */
+static void edge_pixels(ms_ctx *c, const ms_rect *r, const uint8_t *vb, const uint8_t *bone) {
+    double pv_mm = fmax(c->sx, c->sy);
+    for (int k = OS_TISSUE_PSOAS; k <= OS_TISSUE_QL; k++) {
+        uint8_t *m = c->t1, *ring = c->t3;
+        ms_rect b;
+        if (!label_box(c, k, r, pv_mm, &b)) continue;
+        for (int y = b.y0; y < b.y1; y++)
+            for (int x = b.x0; x < b.x1; x++) {
+                size_t p = (size_t)y * c->nx + x;
+                m[p] = c->comp[p] == k;
+            }
+        ms_dilate(c, m, ring, pv_mm, &b);
+        for (int y = b.y0; y < b.y1; y++)
+            for (int x = b.x0; x < b.x1; x++) {
+                size_t p = (size_t)y * c->nx + x;
+                if (ring[p] && !c->comp[p] && c->body[p] && !(vb && vb[p]) && ms_is_muscle(c->hu[p]) &&
+                    (c->sm[p] < OS_MUSCLE_HU_MIN || bone[p]))
+                    c->comp[p] = (uint8_t)k;
+            }
+    }
+}
+
 void ms_paraspinal(ms_ctx *c) {
     zone zs[4];
     zones(c, zs);
@@ -262,4 +289,5 @@ void ms_paraspinal(ms_ctx *c) {
                     c->comp[p] = (uint8_t)k;
             }
     }
+    edge_pixels(c, &r, vb, bone);
 }

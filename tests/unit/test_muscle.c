@@ -308,7 +308,11 @@ static void run_phantom(uint64_t seed, double pixel, double spacing, double nois
         assert_true(fabs(hu - th) <= (tol > 0.05 ? 5 : 3));
         for (int g = 1; g <= 4; g++) {
             double tg = num(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "groups"), groups[g]), "area_cm2");
-            if (tg > 8 && (g != OS_TISSUE_WALL || tol <= 0.05)) assert_true(fabs(cm2[g] - tg) <= 0.15 * tg);
+            print_message("  %s %.1f cm2 (truth %.1f)\n", groups[g], cm2[g], tg);
+            /* per group only where the groups' borders are sharp enough to judge: on ~3 mm
+             * pixels the psoas takes in part of the pixels it shares with the body and crus
+             * (a known excess, about +2 cm2), the total is what is held there */
+            if (tg > 8 && (tol <= 0.05 || (g != OS_TISSUE_WALL && pixel <= 2))) assert_true(fabs(cm2[g] - tg) <= 0.15 * tg);
         }
         assert_true(fabs(cm2[OS_TISSUE_SAT] - num(f, "sat_cm2")) <= 0.15 * num(f, "sat_cm2"));
         assert_true(fabs(cm2[OS_TISSUE_VAT] - num(f, "vat_cm2")) <= 0.20 * num(f, "vat_cm2"));
@@ -328,9 +332,16 @@ static void test_phantom_average(void **state) {
 static void test_phantom_coarse_noisy(void **state) {
     (void)state;
     /* 1.5 mm pixels, 5 mm slices, SD 30: the wall's layers blur into bands with fat-looking
-     * gaps and part of the wall is missed (about -8 … -14 % of total muscle): a known shortfall,
-     * guarded here against getting worse */
-    run_phantom(2, 1.5, 5, 30, OS_PHANTOM_OBESE, 0.18);
+     * gaps, and the wall's inner edge runs a little into the bowel lying on it (about +5 … +8 %
+     * of total muscle): a known excess, guarded here against getting worse */
+    run_phantom(2, 1.5, 5, 30, OS_PHANTOM_OBESE, 0.11);
+}
+
+static void test_phantom_coarse_pixels(void **state) {
+    (void)state;
+    /* 2.9 mm pixels, as downsampled research data has: the wall's layers are a pixel thick,
+     * fainter than muscle once smoothed, and every edge pixel is part fat */
+    run_phantom(7, 2.9, 3, 20, OS_PHANTOM_AVERAGE, 0.08);
 }
 
 /* ---- the real CT ---- */
@@ -403,6 +414,7 @@ int main(void) {
         cmocka_unit_test(test_no_spine),
         cmocka_unit_test(test_phantom_average),
         cmocka_unit_test(test_phantom_coarse_noisy),
+        cmocka_unit_test(test_phantom_coarse_pixels),
         cmocka_unit_test(test_real_siemens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
