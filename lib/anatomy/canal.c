@@ -214,6 +214,72 @@ static int chain(sp_ctx *c, cand (*cd)[MAX_CAND], const int *nc) {
     return n;
 }
 
+/* How many of 8 rays from grid pixel (x, y) meet bone within RAY_MM; *ant: the anterior one. */
+#define RAY_MM 22.0
+static int ray_hits(const sp_ctx *c, const grid *g, int x, int y, int thr, int *ant) {
+    int hits = 0;
+    *ant = 0;
+    for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+            if (!dx && !dy) continue;
+            double step = sqrt(dx * dx * g->px * g->px + dy * dy * g->py * g->py);
+            int hit = 0;
+            for (int i = 1; i * step <= RAY_MM && !hit; i++) {
+                int xx = x + i * dx, yy = y + i * dy;
+                if (xx < 0 || yy < 0 || xx >= g->w || yy >= g->h) break;
+                hit = g->d[xx + g->w * yy] > thr;
+            }
+            hits += hit;
+            if (hit && dx == 0 && dy == -c->ypost) *ant = 1;
+        }
+    return hits;
+}
+
+/* Beyond the ends of the chain the ring is often open on every slice for a vertebra or more
+ * (foramina, thick slices that average the pedicles with the discs, the sacral canal). There
+ * the canal is followed from its last position: a soft-tissue spot near it, with bone in
+ * front (the body) and around it on most sides, though not enclosing it. */
+static void extend_end(sp_ctx *c, grid *g, int thr, int zstep, int dir) {
+    int from = dir > 0 ? c->z_hi : c->z_lo;
+    double x = c->canal_x[from], y = c->canal_y[from];
+    int miss = 0, max_miss = (int)(45.0 / (c->sz * zstep)) + 1;
+    for (int z = from + dir * zstep; z >= 0 && z < c->nz && miss <= max_miss; z += dir * zstep) {
+        make_grid(c, z, g, NULL);
+        double rad = 4 + 0.5 * (miss + 1) * zstep * c->sz;
+        double gx0 = (x + 0.5) / g->k - 0.5, gy0 = (y + 0.5) / g->k - 0.5;
+        int rx = (int)ceil(rad / g->px), ry = (int)ceil(rad / g->py);
+        double best = -1e9;
+        int bx = -1, by = -1;
+        for (int gy = (int)lround(gy0) - ry; gy <= (int)lround(gy0) + ry; gy++)
+            for (int gx = (int)lround(gx0) - rx; gx <= (int)lround(gx0) + rx; gx++) {
+                if (gx < 0 || gy < 0 || gx >= g->w || gy >= g->h) continue;
+                double d = hypot((gx - gx0) * g->px, (gy - gy0) * g->py);
+                int v = g->d[gx + g->w * gy], ant;
+                if (d > rad || v < -90 || v > 110) continue;
+                int h = ray_hits(c, g, gx, gy, thr, &ant);
+                if (!ant || h < 6) continue;
+                double sc = 10.0 * h - d - (v > 60 ? 5 : 0);
+                if (sc > best && body_in_front(c, g, gx, gy)) {
+                    best = sc;
+                    bx = gx;
+                    by = gy;
+                }
+            }
+        if (bx < 0) {
+            miss++;
+            continue;
+        }
+        miss = 0;
+        x = (bx + 0.5) * g->k - 0.5;
+        y = (by + 0.5) * g->k - 0.5;
+        c->canal_x[z] = x;
+        c->canal_y[z] = y;
+        c->canal_seen[z] = 1;
+        if (z > c->z_hi) c->z_hi = z;
+        if (z < c->z_lo) c->z_lo = z;
+    }
+}
+
 /* Between seen slices: linear; beyond the ends: held, for as far as a vertebra reaches. */
 static void bridge(sp_ctx *c) {
     int last = -1;
@@ -275,13 +341,12 @@ int sp_canal_track(sp_ctx *c, os_error *err) {
             goto done;
         }
         nc[z] = find_candidates(c, &g, z, c->t_bone, 0, cd[z]);
-        /* Thin laminae and pedicles on coarse pixels (where partial volume dims them) fall
-         * below the bright-bone threshold in places, and the ring opens. Around the canal
-         * (CSF, epidural fat) any tissue a few noise SDs above soft tissue is bone, so retry
-         * the ring at that, then with gaps of a pixel closed. Fine pixels keep their rings
-         * closed where one exists, and skip the extra passes. */
-        if (!nc[z] && c->den && t_ring < c->t_bone) nc[z] = find_candidates(c, &g, z, t_ring, 0, cd[z]);
-        if (!nc[z] && c->den) nc[z] = find_candidates(c, &g, z, t_ring, 1, cd[z]);
+        /* Thin laminae and pedicles (partial volume on coarse pixels or thick slices, noise
+         * on fine ones) fall below the bright-bone threshold in places, and the ring opens.
+         * Around the canal (CSF, epidural fat) any tissue a few noise SDs above soft tissue
+         * is bone, so retry the ring at that, then with gaps of a pixel closed. */
+        if (!nc[z] && t_ring < c->t_bone) nc[z] = find_candidates(c, &g, z, t_ring, 0, cd[z]);
+        if (!nc[z]) nc[z] = find_candidates(c, &g, z, t_ring, 1, cd[z]);
     }
     int n = chain(c, cd, nc);
     if (n < 0) {
@@ -292,6 +357,8 @@ int sp_canal_track(sp_ctx *c, os_error *err) {
         rc = 1;
         goto done;
     }
+    extend_end(c, &g, t_ring, zstep, +1);
+    extend_end(c, &g, t_ring, zstep, -1);
     bridge(c);
 done:
     free(g.d);

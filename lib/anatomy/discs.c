@@ -24,10 +24,10 @@
  * (~20 mm) or a tall one is still taken when its dips are clear, while a chain of weaker
  * extra dips inside the bodies (every ~20 mm) costs more than it gains. */
 #define PITCH_MID_MM 32.0
-#define PITCH_SD_SHORT_MM 10.0
+#define PITCH_SD_SHORT_MM 13.0
 #define PITCH_SD_LONG_MM 7.0
 #define NEIGHBOUR_RATIO 1.25 /* neighbouring pitches agree within this, free of cost */
-#define NEIGHBOUR_COST 15.0
+#define NEIGHBOUR_COST 8.0
 
 static double trilinear(const sp_ctx *c, double x, double y, double z) {
     if (x < 0) x = 0;
@@ -135,13 +135,21 @@ static void smooth(const double *in, double *out, int n, double sigma_steps) {
     }
 }
 
+/* A disc is a narrow gap between two bright endplates: its dip is back up to half depth
+ * within a few mm (3-9 mm even on 5 mm slices; up to ~17 mm on 3 mm pixels, where the clear
+ * depth of such a dip still carries it). The inside of an osteoporotic body,
+ * whose trabecular bone is no brighter than a disc, dips too, but as a wide plateau between
+ * endplates a body height apart. */
+#define WIDE_MM 12.0 /* mm between the points where a dip is back up to half its depth */
+
 /* Evidence of one dip, from its depth relative to the clear dips of this spine (rdepth) and
  * how far its bottom falls (rel: bottom over the bone share around it): 2 for a dip as deep
  * as the clear ones, 0 at half their depth, and lowered when the bottom stays above 55 % of
- * its surroundings (a dip in bone, not a gap). */
-static double disc_gain(double rdepth, double rel) {
+ * its surroundings (a dip in bone, not a gap) or when it is wider than WIDE_MM. */
+static double disc_gain(double rdepth, double rel, double width) {
     double g = 4 * rdepth - 2;
     if (rel > 0.55) g -= (rel - 0.55) / 0.1;
+    if (width > WIDE_MM) g -= (width - WIDE_MM) / 2.5;
     return g;
 }
 
@@ -190,6 +198,37 @@ static double cranial_end(const sp_ctx *c) {
     return c->s_of_z[z];
 }
 
+/* The L5/S1 disc lies on the top of the sacrum: with the sacrum seen, a chain whose caudal
+ * end is not there pays for it (missing the disc merges L5 into the sacrum, stopping short
+ * leaves lumbar bodies unsplit). */
+#define SACRAL_TOL_MM 8.0
+static double sacral_cost(const sp_ctx *c, double s) {
+    if (isnan(c->s_sacrum)) return 0;
+    double d = fabs(s - c->s_sacrum) - SACRAL_TOL_MM;
+    return d > 0 ? (d / 6.0) * (d / 6.0) : 0;
+}
+
+/* The L5/S1 disc is tilted most and often barely dips, but it sits on the top of the sacrum,
+ * which the alae mark even on thick slices: a candidate is put there (the top sacral slice's
+ * centre is up to one slice below the real top), with the evidence of a fair dip; a clear
+ * dip close by still wins over it. Candidates stay in order of s. */
+#define SACRAL_GAIN 0.3
+static int add_sacral_disc(const sp_ctx *c, sp_disc *cand, double *gain, double *width, int nc) {
+    double s = c->s_sacrum + 0.5 * c->sz * (c->zcran > 0 ? 1 : -1);
+    int at = 0;
+    while (at < nc && cand[at].s < s) at++;
+    memmove(&cand[at + 1], &cand[at], (size_t)(nc - at) * sizeof *cand);
+    memmove(&gain[at + 1], &gain[at], (size_t)(nc - at) * sizeof *gain);
+    memmove(&width[at + 1], &width[at], (size_t)(nc - at) * sizeof *width);
+    width[at] = 0;
+    cand[at].s = s;
+    cand[at].lo = s - 3;
+    cand[at].hi = s + 3;
+    cand[at].depth = 0;
+    gain[at] = SACRAL_GAIN;
+    return nc + 1;
+}
+
 static int choose_discs(sp_ctx *c, const sp_disc *cand, const double *gain, int nc) {
     c->n_discs = 0;
     if (nc == 0) return 0;
@@ -203,20 +242,30 @@ static int choose_discs(sp_ctx *c, const sp_disc *cand, const double *gain, int 
     }
     double top = 0; /* no disc at all unless some chain has positive evidence */
     int top_i = -1, top_j = -1; /* top_i < 0: chain of the single disc top_j */
-    /* the cost of the cranial end falls on the last disc of a chain (s increasing cranially)
-     * or on its first */
+    /* what it costs for each candidate to be the chain's end at low s and at high s */
+    double *e_lo = malloc((size_t)nc * sizeof *e_lo), *e_hi = malloc((size_t)nc * sizeof *e_hi);
+    if (!e_lo || !e_hi) {
+        free(best);
+        free(prev);
+        free(e_lo);
+        free(e_hi);
+        return -1;
+    }
     double s_end = cranial_end(c);
-    int up = c->zcran > 0;
+    for (int i = 0; i < nc; i++) {
+        double cran = end_cost(fabs(s_end - cand[i].s)), caud = sacral_cost(c, cand[i].s);
+        e_lo[i] = c->zcran > 0 ? caud : cran;
+        e_hi[i] = c->zcran > 0 ? cran : caud;
+    }
     for (int j = 0; j < nc; j++) {
-        double ej = end_cost(fabs(s_end - cand[j].s));
-        if (gain[j] - ej > top) {
-            top = gain[j] - ej;
+        if (gain[j] - e_lo[j] - e_hi[j] > top) {
+            top = gain[j] - e_lo[j] - e_hi[j];
             top_i = -1;
             top_j = j;
         }
         for (int i = 0; i < j; i++) {
             double p = cand[j].s - cand[i].s;
-            double v = gain[i] + gain[j] - pitch_cost(p) - (up ? 0 : end_cost(fabs(s_end - cand[i].s)));
+            double v = gain[i] + gain[j] - pitch_cost(p) - e_lo[i];
             int pv = -1;
             for (int k = 0; k < i; k++) {
                 double w = best[(size_t)i * nc + k] + gain[j] - pitch_cost(p) -
@@ -228,7 +277,7 @@ static int choose_discs(sp_ctx *c, const sp_disc *cand, const double *gain, int 
             }
             best[(size_t)j * nc + i] = v;
             prev[(size_t)j * nc + i] = pv;
-            double fin = v - (up ? ej : 0);
+            double fin = v - e_hi[j];
             if (fin > top) {
                 top = fin;
                 top_i = i;
@@ -236,6 +285,8 @@ static int choose_discs(sp_ctx *c, const sp_disc *cand, const double *gain, int 
             }
         }
     }
+    free(e_lo);
+    free(e_hi);
     int pick[SP_MAX_DISCS], n = 0;
     int j = top_j, i = top_i;
     while (j >= 0 && n < SP_MAX_DISCS) {
@@ -263,7 +314,9 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
     double *buf = malloc((size_t)(c->nz + 1 > ns ? c->nz + 1 : ns) * sizeof *buf);
     sp_disc *cand = malloc((size_t)ns * sizeof *cand);
     double *gain = malloc((size_t)ns * sizeof *gain);
-    if (!raw || !q || !buf || !cand || !gain) {
+    double *width = malloc((size_t)ns * sizeof *width);
+    if (!raw || !q || !buf || !cand || !gain || !width) {
+        free(width);
         free(raw);
         free(q);
         free(buf);
@@ -286,11 +339,16 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
         for (int k = i + 1; k <= i + side; k++)
             if (k < ns && q[k] > rmax) rmax = q[k];
         double top = lmax < rmax ? lmax : rmax;
-        if (top < 0 || top - q[i] < MIN_DEPTH) continue;
+        int near_sac = !isnan(c->s_sacrum) && fabs(i * STEP_MM - c->s_sacrum) <= SACRAL_TOL_MM;
+        if (top < 0 || top - q[i] < (near_sac ? 0.01 : MIN_DEPTH)) continue;
         double level = q[i] + 0.5 * (top - q[i]);
         int lo = i, hi = i;
         while (lo > 0 && q[lo - 1] < level && (i - lo) * STEP_MM < 8) lo--;
         while (hi < ns - 1 && q[hi + 1] < level && (hi - i) * STEP_MM < 8) hi++;
+        int wl = i, wr = i;
+        while (wl > 0 && q[wl - 1] < level && i - wl < side) wl--;
+        while (wr < ns - 1 && q[wr + 1] < level && wr - i < side) wr++;
+        width[nc] = (wr - wl) * STEP_MM;
         cand[nc].s = i * STEP_MM;
         cand[nc].lo = lo * STEP_MM;
         cand[nc].hi = hi * STEP_MM;
@@ -299,7 +357,8 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
         nc++;
     }
     double dref = reference_depth(cand, nc, ns * STEP_MM, buf);
-    for (int i = 0; i < nc; i++) gain[i] = disc_gain(cand[i].depth / dref, gain[i]);
+    for (int i = 0; i < nc; i++) gain[i] = disc_gain(cand[i].depth / dref, gain[i], width[i]);
+    if (!isnan(c->s_sacrum) && nc < ns) nc = add_sacral_disc(c, cand, gain, width, nc);
     int rc = choose_discs(c, cand, gain, nc);
     if (rc) {
         free(raw);
@@ -307,6 +366,7 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
         free(buf);
         free(cand);
         free(gain);
+        free(width);
         return os_error_set(err, -ENOMEM, "out of memory looking for discs");
     }
     for (int i = 0; i < c->n_discs; i++) /* order along s (caudal or cranial as z runs) */
@@ -321,5 +381,6 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
     free(buf);
     free(cand);
     free(gain);
+    free(width);
     return 0;
 }

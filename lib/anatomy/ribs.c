@@ -15,9 +15,11 @@
 #define SP_RVISIT 8u
 #define REACH_MM 60.0      /* a rib gets at least this far from the midline */
 #define DESCENT_MM 30.0    /* a rib may descend this far below its vertebra in view */
-#define ILIUM_ML 30.0      /* that much bone beyond REACH_MM is a pelvis, not a rib */
+#define ILIUM_ML 50.0      /* that much bone beyond REACH_MM is a pelvis, not a rib (two
+                              ribs, of a body cut with its neighbour, make ~40 ml) */
 #define MAX_LAT_MM 150.0
 #define GAP_MM 8.0        /* largest gap along a rib that is jumped */
+#define RISE_MM 2.0       /* a rib's far part lies at most this far above its body's centre */
 
 typedef struct walk {
     size_t *st;
@@ -103,7 +105,8 @@ static int side_has_rib(sp_ctx *c, int i, int sgn, double mid_x, double half_w, 
             }
         }
     }
-    double far_ml = 0, vox_ml = c->sx * c->sy * c->sz / 1000.0, reach = 0;
+    double far_ml = 0, vox_ml = c->sx * c->sy * c->sz / 1000.0, reach = 0, far_z = 0;
+    long far_n = 0;
     int left_scan = 0;
     double need = REACH_MM > half_w + 35 ? REACH_MM : half_w + 35;
     while (w->top && !rc) {
@@ -111,7 +114,11 @@ static int side_has_rib(sp_ctx *c, int i, int sgn, double mid_x, double half_w, 
         int qx = (int)(q % (size_t)c->nx), qy = (int)((q / (size_t)c->nx) % (size_t)c->ny), qz = (int)(q / c->plane);
         double lat = sgn * (qx - mid_x) * c->sx;
         if (lat > reach) reach = lat;
-        if (lat > need) far_ml += vox_ml;
+        if (lat > need) {
+            far_ml += vox_ml;
+            far_z += (qz - v->center_vox[2]) * c->sz * c->zcran;
+            far_n++;
+        }
         if ((qz == 0 || qz == c->nz - 1) && lat > half_w + 10) left_scan = 1;
         for (int dz = -1; dz <= 1 && !rc; dz++)
             for (int dy = -1; dy <= 1 && !rc; dy++)
@@ -137,7 +144,9 @@ static int side_has_rib(sp_ctx *c, int i, int sgn, double mid_x, double half_w, 
     }
     for (size_t k = 0; k < w->nseen; k++) c->cls[w->seen[k]] &= (uint8_t)~SP_RVISIT;
     if (rc) return rc;
-    if (reach >= need && far_ml > 0) return far_ml <= ILIUM_ML;
+    /* a rib drops from its head as it runs out; one whose far part lies well above this body
+     * is the rib of the vertebra above, reached through this one's transverse process */
+    if (reach >= need && far_ml > 0) return far_ml <= ILIUM_ML && far_z / far_n <= RISE_MM;
     return left_scan ? 2 : 0;
 }
 

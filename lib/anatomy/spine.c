@@ -131,6 +131,7 @@ int os_anatomy_find_spine(const os_volume *vol, const os_anatomy_opts *opts, os_
     }
     if (!rc) rc = sp_bodies_segment(&c, err);
     if (!rc) rc = sp_centreline_fit(&c, err);
+    if (!rc) sp_sacrum_top(&c);
     if (!rc) rc = sp_discs_find(&c, err);
     if (!rc) rc = sp_masks_build(&c, err);
     if (!rc) rc = sp_trab_build(&c, err);

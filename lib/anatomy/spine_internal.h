@@ -63,6 +63,7 @@ typedef struct sp_ctx {
     sp_disc discs[SP_MAX_DISCS];
     int n_discs;
     double s_min, s_max;     /* arc length range of the spine inside the scan */
+    double s_sacrum;         /* arc length of the top of the sacral alae; NAN when not seen */
 
     /* Per vertebra (index into a->vertebrae): whether its rib status could be judged (a
      * body cut by the scan may have its rib out of view), and whether it is sacral. */
@@ -88,6 +89,7 @@ int sp_bone_setup(sp_ctx *c, os_error *err);            /* bone.c: noise, thresh
 int sp_canal_track(sp_ctx *c, os_error *err);           /* canal.c */
 int sp_bodies_segment(sp_ctx *c, os_error *err);        /* bodies.c: per-slice bodies */
 int sp_centreline_fit(sp_ctx *c, os_error *err);        /* axis.c */
+void sp_sacrum_top(sp_ctx *c);                          /* sacrum.c: s_sacrum, before discs */
 int sp_discs_find(sp_ctx *c, os_error *err);            /* discs.c */
 int sp_masks_build(sp_ctx *c, os_error *err);           /* masks.c: 3D body masks, vertebrae */
 int sp_trab_build(sp_ctx *c, os_error *err);            /* trab.c */

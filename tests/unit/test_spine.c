@@ -281,6 +281,13 @@ static void test_phantom_coarse_thick_noisy(void **state) {
     run_phantom(11, OS_T12, OS_PHANTOM_S1, 2.0, 5.0, 30, OS_L1, 1);
 }
 
+/* A crushed L5 on thick slices of coarse pixels: its dips are shallow and its pitch short, so
+ * the L5/S1 disc has to come from the top of the sacrum (sacral alae), not from the profile. */
+static void test_phantom_lumbosacral_fracture(void **state) {
+    (void)state;
+    run_phantom(23, OS_T12, OS_PHANTOM_S1, 2.7, 4.8, 25, OS_L5, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_names),
@@ -289,6 +296,7 @@ int main(void) {
         cmocka_unit_test(test_real_siemens),
         cmocka_unit_test(test_phantom_fine),
         cmocka_unit_test(test_phantom_coarse_thick_noisy),
+        cmocka_unit_test(test_phantom_lumbosacral_fracture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
