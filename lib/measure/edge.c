@@ -20,6 +20,10 @@
 #define RIM_MM 1.0     /* assumed cortical thickness; only its mass matters once blurred */
 #define MAX_LEVELS 6   /* 5 layers + the rim excess */
 #define MIN_DISC_MM 2.5
+/* How far the fit held near the mask may move each surface: a mask drawn on thick slices
+ * takes in the slice the endplate only partly fills, so it overshoots by up to most of a
+ * slice; half a slice left the fit pinned a couple of mm outside the body. */
+#define NEAR_TOL(p) (0.8 * (p)->ka + 0.75)
 #define FAR_GAIN 30.0  /* residual drop, in samples' noise variances, that moves off the mask */
 
 /* CDF at t of the sum of two centred uniforms of widths a ≥ b (a trapezoid density). */
@@ -83,17 +87,26 @@ typedef struct model {
      * edges' steps are reused instead of recomputed. Then each sample's total weight. */
     double *cache;     /* (SLOTS + 1) × n */
     double cache_at[SLOTS];
+    /* Per sample, the span of x over which its blurred step actually rises: below it the
+     * step is 0, above it the sample's whole weight, so only the few samples near an edge
+     * need the kernel evaluated (most of the fit's time otherwise). */
+    double *rise_lo, *rise_hi;
 } model;
 
 static int model_init(model *m, const mx_profile *p) {
     memset(m, 0, sizeof *m);
-    m->cache = malloc((size_t)(SLOTS + 1) * (size_t)p->n * sizeof *m->cache);
+    m->cache = malloc((size_t)(SLOTS + 3) * (size_t)p->n * sizeof *m->cache);
     if (!m->cache) return -1;
     for (int k = 0; k < SLOTS; k++) m->cache_at[k] = NAN; /* never equal: nothing cached yet */
-    double *wt = m->cache + (size_t)SLOTS * p->n;
+    double *wt = m->cache + (size_t)SLOTS * p->n, g = (p->ka + p->kb) / 2;
+    m->rise_lo = wt + p->n, m->rise_hi = m->rise_lo + p->n;
     for (int j = 0; j < p->n; j++) {
-        const double *w = p->w8 + 8 * (size_t)j;
+        const double *w = p->w8 + 8 * (size_t)j, *c = p->c8 + 8 * (size_t)j;
         wt[j] = w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] + w[7];
+        double lo = INFINITY, hi = -INFINITY;
+        for (int k = 0; k < 8; k++)
+            if (w[k] != 0) lo = fmin(lo, c[k]), hi = fmax(hi, c[k]);
+        m->rise_lo[j] = lo - g, m->rise_hi[j] = hi + g;
     }
     return 0;
 }
@@ -101,7 +114,9 @@ static int model_init(model *m, const mx_profile *p) {
 static const double *steps(model *m, const mx_profile *p, int slot, double x) {
     double *v = m->cache + (size_t)slot * p->n;
     if (m->cache_at[slot] != x) {
-        for (int j = 0; j < p->n; j++) v[j] = isnan(p->hu[j]) ? 0 : below(p, j, x);
+        const double *wt = m->cache + (size_t)SLOTS * p->n;
+        for (int j = 0; j < p->n; j++)
+            v[j] = isnan(p->hu[j]) || x <= m->rise_lo[j] ? 0 : x >= m->rise_hi[j] ? wt[j] : below(p, j, x);
         m->cache_at[slot] = x;
     }
     return v;
@@ -267,7 +282,7 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
      * neighbour's across the disc can both settle a voxel off, shifted together. */
     /* A mask quantised by its voxels is off by at most about half a voxel along the line;
      * keeping within that of it stops noise from trading a disc's width for its HU. */
-    double tol = 0.5 * p->ka + 0.75;
+    double tol = NEAR_TOL(p);
     /* The body's own endplates may be asked to move further: a mask drawn round a deformed
      * body (a wedge's sloping endplate, a compressed one) can overshoot by several mm, and
      * a fit held near it would inherit the error. The neighbours' intact surfaces keep the
@@ -284,9 +299,9 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
      * guess, and a free rim level can then make a body spanning both discs fit best. */
     if (btol > tol) {
         double best[2] = {pos[1], pos[2]}, bc = cost(p, &m, place_body, pos);
-        for (double x = lo_min; x <= lo_max + 1e-9; x += 0.4) {
+        for (double x = lo_min; x <= lo_max + 1e-9; x += 0.5) {
             if (m.has_lo && x - pos[0] < MIN_DISC_MM) continue;
-            for (double y = hi_min; y <= hi_max + 1e-9; y += 0.4) {
+            for (double y = hi_min; y <= hi_max + 1e-9; y += 0.5) {
                 if (y < x + 3 || (m.has_hi && pos[3] - y < MIN_DISC_MM)) continue;
                 pos[1] = x, pos[2] = y;
                 double c = cost(p, &m, place_body, pos);
@@ -302,7 +317,11 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
             double e0 = side ? hi0 : lo0, n0 = side ? nb_hi0 : nb_lo0;
             int coarse = it < 2;
             double cx = pos[me], cy = pos[nb], sx = coarse ? btol : span[it], sy = coarse ? tol : span[it];
-            if (coarse) cx = e0, cy = has ? n0 : pos[nb];
+            if (coarse) cy = has ? n0 : pos[nb];
+            /* After the joint grid the body edge is known to its step; searching the whole
+             * reach again would only cost time. */
+            if (coarse && btol > tol) sx = fmin(btol, 1.5);
+            else if (coarse) cx = e0;
             double best[2] = {pos[me], pos[nb]}, bc = cost(p, &m, place_body, pos);
             for (double x = cx - sx; x <= cx + sx + 1e-9; x += step[it]) {
                 if (x < (side ? hi_min : lo_min) || x > (side ? hi_max : lo_max) ||
@@ -338,7 +357,7 @@ int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, doub
     double e_near, e_far;
     mx_edge_fit far;
     int rc = fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, NAN, out, &e_near);
-    if (!(isfinite(reach) && reach > 0.5 * p->ka + 0.75)) return rc;
+    if (!(isfinite(reach) && reach > NEAR_TOL(p))) return rc;
     if (fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, reach, &far, &e_far)) return rc;
     /* The far fit is taken only when it explains the profile clearly better than the one
      * held near the mask: where the slices are thick the rim's blur and the noise leave a

@@ -23,8 +23,9 @@
  * round a wedge or a compressed endplate overshoots it by up to several mm (the sloping
  * surface cuts each slice obliquely and partial volume smears it into the disc), and the
  * anterior height at 85 % of the depth is exactly where a wedge's overshoot is largest. */
-#define BODY_REACH_MM 6.0
-#define WALL_REACH_MM 10.0  /* how far inside the mask's AP extent a wall may be found */
+#define BODY_REACH_MM 10.0 /* a grade 3 wedge or biconcave body drops its endplate ~10 mm */
+#define WALL_REACH_MM 20.0  /* how far inside the mask's AP extent a wall may be found: the mask can take in
+                            * the aorta or crus lying against the body, over 15 mm */
 
 typedef struct frame {
     double c[3], ax[3], ap[3], lat[3];
@@ -206,24 +207,24 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
         snprintf(vm->note, sizeof vm->note, "heights not measured: the body's AP extent was not found");
         return -1;
     }
-    if (mx_blur_sigma(g, f.ap) <= THIN_SIGMA_MM) {
-        for (int side = 0; side < 2; side++) {
-            /* Each wall is crossed going +s from inside: the posterior one with s negated.
-             * A band of ±3 mm laterally and along the axis averages out noise, keeps well off
-             * the endplates and still sees the posterior cortex beside the basivertebral
-             * vein's notch. */
-            double e = side ? ant : -post, rim;
-            mx_profile p;
-            if (profile_along(g, an, &f, 1, 0, 0, 0, fmax(2.0, e - WALL_REACH_MM - 4), e + 6, 3.0, 3.0, STEP_MM,
-                              !side, DEFAULT_SIGMA0, &p))
-                continue;
-            double w = mx_fit_wall_pos(&p, fmax(3.0, e - WALL_REACH_MM), e + 1.5, &rim);
-            mx_profile_free(&p);
-            /* Only a wall with a real cortical rim replaces the mask's. */
-            if (isfinite(w) && rim > 100) {
-                if (side) ant = w;
-                else post = -w;
-            }
+    /* Run at any in-plane blur: the model carries the blur, and a mask that took in the
+     * aorta is as wrong on coarse pixels as on fine ones. */
+    for (int side = 0; side < 2; side++) {
+        /* Each wall is crossed going +s from inside: the posterior one with s negated.
+         * A band of ±3 mm laterally and along the axis averages out noise, keeps well off
+         * the endplates and still sees the posterior cortex beside the basivertebral
+         * vein's notch. */
+        double e = side ? ant : -post, rim;
+        mx_profile p;
+        if (profile_along(g, an, &f, 1, 0, 0, 0, fmax(2.0, e - WALL_REACH_MM - 4), e + 6, 3.0, 3.0, STEP_MM,
+                          !side, DEFAULT_SIGMA0, &p))
+            continue;
+        double w = mx_fit_wall_pos(&p, fmax(3.0, e - WALL_REACH_MM), e + 1.5, &rim);
+        mx_profile_free(&p);
+        /* Only a wall with a real cortical rim replaces the mask's. */
+        if (isfinite(w) && rim > 100) {
+            if (side) ant = w;
+            else post = -w;
         }
     }
     vm->ap_depth_mm = ant - post;
@@ -283,4 +284,44 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
         vm->ratio_min_max = mx > 0 ? mn / mx : NAN;
     }
     return failed ? -1 : 0;
+}
+
+/* A measured body must sit between two discs: the gap along the axis from its posterior
+ * endplate to the neighbour's facing one (the posterior line, where wedges hinge and
+ * biconcave bodies stay intact, so a fracture never widens it) is a disc a few mm thick.
+ * A gap that is negative or far wider than any disc means one of the two bodies was
+ * measured on the wrong extent (a body mask split inside a body, or two bodies merged);
+ * both are then withheld rather than graded on a wrong height. */
+#define DISC_MIN_MM 0.5
+#define DISC_MAX_MM 18.0
+
+static double posterior_gap(const mx_endplates *up, const mx_endplates *dn) {
+    if (!isfinite(up->lo[2]) || !isfinite(dn->hi[2])) return NAN;
+    double d = 0;
+    for (int k = 0; k < 3; k++) {
+        double pu = up->c[k] + up->a[2] * up->ap[k] + up->lo[2] * up->ax[k];
+        double pd = dn->c[k] + dn->a[2] * dn->ap[k] + dn->hi[2] * dn->ax[k];
+        d += (pu - pd) * (up->ax[k] + dn->ax[k]) / 2;
+    }
+    return d;
+}
+
+void mx_heights_check(const os_anatomy *an, const mx_endplates *ep, os_measurements *m) {
+    int bad[OS_MAX_VERTEBRAE] = {0};
+    for (int i = 0; i + 1 < m->n_vertebrae; i++) {
+        const os_vertebra *u = &an->vertebrae[i], *d = &an->vertebrae[i + 1];
+        if (u->level >= 0 && d->level >= 0 && d->level - u->level != 1) continue; /* not adjacent */
+        double gap = posterior_gap(&ep[i], &ep[i + 1]);
+        if (isfinite(gap) && (gap < DISC_MIN_MM || gap > DISC_MAX_MM)) bad[i] = bad[i + 1] = 1;
+    }
+    for (int i = 0; i < m->n_vertebrae; i++) {
+        os_vertebra_measure *vm = &m->vertebrae[i];
+        if (!bad[i] || isnan(vm->h_post)) continue;
+        vm->h_ant = vm->h_mid = vm->h_post = vm->ratio_min_max = NAN;
+        snprintf(vm->note, sizeof vm->note,
+                 "heights withheld: a disc to a neighbour measured implausibly thin or wide (body mask "
+                 "holding part of a body, or two)");
+        mx_warn(m, "%s: heights withheld and not graded (the body's extent was not found reliably)",
+                os_level_name(vm->level));
+    }
 }

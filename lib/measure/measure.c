@@ -41,6 +41,7 @@ int os_measure_all(const os_volume *vol, const os_anatomy *a, const os_measure_o
     if (mx_geom_init(&g, vol))
         return os_error_set(err, -EINVAL, "the volume's geometry cannot be inverted (degenerate directions)");
     out->n_vertebrae = a->n_vertebrae < OS_MAX_VERTEBRAE ? a->n_vertebrae : OS_MAX_VERTEBRAE;
+    mx_endplates ep[OS_MAX_VERTEBRAE];
     for (int i = 0; i < out->n_vertebrae; i++) {
         const os_vertebra *v = &a->vertebrae[i];
         os_vertebra_measure *vm = &out->vertebrae[i];
@@ -49,11 +50,11 @@ int os_measure_all(const os_volume *vol, const os_anatomy *a, const os_measure_o
         memcpy(vm->center_lps, v->center_lps, sizeof vm->center_lps);
         vm->ratio_neighbours = NAN;
         vm->genant_grade = -1;
-        mx_endplates ep;
-        mx_heights(&g, a, i, vm, &ep);
-        if (mx_trabecular(vol, a, i, o->trab_erosion_mm, &ep, vm) && !vm->note[0])
+        mx_heights(&g, a, i, vm, &ep[i]);
+        if (mx_trabecular(vol, a, i, o->trab_erosion_mm, &ep[i], vm) && !vm->note[0])
             snprintf(vm->note, sizeof vm->note, "no trabecular voxels: attenuation not measured");
     }
+    mx_heights_check(a, ep, out);
     mx_genant_all(a, out);
     for (int i = 0; i < out->n_vertebrae; i++)
         if (out->vertebrae[i].genant_grade >= 2)

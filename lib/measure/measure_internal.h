@@ -89,6 +89,9 @@ typedef struct mx_endplates {
 
 /* ep may be NULL; it is filled (all NAN when nothing was measured). */
 int mx_heights(const mx_geom *g, const os_anatomy *a, int i, os_vertebra_measure *vm, mx_endplates *ep);
+/* Withholds the heights of bodies whose discs to the next body are implausible (ep: one per
+ * vertebra, as mx_heights filled them), with a note and a warning. */
+void mx_heights_check(const os_anatomy *a, const mx_endplates *ep, os_measurements *m);
 
 /* ---- genant.c ---- */
 void mx_genant_all(const os_anatomy *a, os_measurements *m);

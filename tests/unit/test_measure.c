@@ -369,6 +369,40 @@ static void test_crush_against_neighbours(void **state) {
     free_scene(&sc);
 }
 
+/* A body mask split inside a body (as a segmentation can do across a mid-body fracture
+ * line or a basivertebral vein): body 2 keeps only its upper part, its lower part is given
+ * to body 3. Body 2 is intact, so the pipeline must not grade it as crushed: its heights
+ * are either found from the HU profile or withheld with a note, never a wrong grade. */
+static void test_split_mask_not_graded(void **state) {
+    (void)state;
+    scene sc;
+    make_spine(&sc, 1.0, 2.0, 5, OS_L2);
+    render_spine(&sc, 10);
+    finish_anatomy(&sc, OS_T12);
+    os_volume *v = &sc.vol;
+    const double *c = sc.an.vertebrae[2].center_lps, *ax = sc.sp.ax;
+    for (int z = 0; z < v->nz; z++)
+        for (int y = 0; y < v->ny; y++)
+            for (int x = 0; x < v->nx; x++) {
+                size_t idx = (size_t)x + (size_t)v->nx * ((size_t)y + (size_t)v->ny * z);
+                if (sc.an.body_mask[idx] != 3) continue;
+                double q[3];
+                os_volume_voxel_to_lps(v, x, y, z, q);
+                double h = (q[0] - c[0]) * ax[0] + (q[1] - c[1]) * ax[1] + (q[2] - c[2]) * ax[2];
+                if (h < 0) sc.an.body_mask[idx] = 4;
+            }
+    os_measurements m;
+    measure(&sc, NULL, &m);
+    for (int i = 2; i <= 3; i++) {
+        const os_vertebra_measure *vm = &m.vertebrae[i];
+        print_message("    %s: grade %d, heights %.1f %.1f %.1f, note '%s'\n", os_level_name(vm->level),
+                      vm->genant_grade, vm->h_ant, vm->h_mid, vm->h_post, vm->note);
+        assert_true(vm->genant_grade <= 0);
+        if (vm->genant_grade < 0) assert_true(vm->note[0] != 0);
+    }
+    free_scene(&sc);
+}
+
 static void test_genant_boundaries(void **state) {
     (void)state;
     assert_int_equal(os_measure_genant_grade(NAN), -1);
@@ -676,6 +710,7 @@ int main(void) {
         cmocka_unit_test(test_wedge_grade3),
         cmocka_unit_test(test_crush_against_neighbours),
         cmocka_unit_test(test_wedge_loose_mask),
+        cmocka_unit_test(test_split_mask_not_graded),
     };
     if (getenv("OS_TEST_SEED")) rng_state ^= strtoull(getenv("OS_TEST_SEED"), NULL, 10) * 0x9E3779B97F4A7C15ULL;
     if (getenv("OS_TEST_FILTER")) cmocka_set_test_filter(getenv("OS_TEST_FILTER"));
