@@ -52,28 +52,45 @@ void mx_genant_all(const os_anatomy *a, os_measurements *m) {
         which[i] = -1;
         rw[i] = within(&m->vertebrae[i], &which[i]);
         gw[i] = os_measure_genant_grade(rw[i]);
+        /* Genant grades vertebral bodies; S1 is fused into the sacrum and wedged by nature,
+         * so it is neither graded nor a reference for L5. */
+        if (i < a->n_vertebrae && a->vertebrae[i].level == OS_S1) gw[i] = -2;
     }
     for (int i = 0; i < m->n_vertebrae; i++) {
         os_vertebra_measure *v = &m->vertebrae[i];
         v->ratio_neighbours = NAN;
-        /* vertebrae[] runs cranial → caudal; neighbours are only those next in line. */
-        double sum = 0;
-        int n = 0;
-        for (int d = -1; d <= 1; d += 2) {
-            int j = i + d;
-            if (!usable_neighbour(a, m, j, gw)) continue;
-            if (a->vertebrae[i].level >= 0 && a->vertebrae[j].level >= 0 &&
-                abs(a->vertebrae[j].level - a->vertebrae[i].level) != 1)
-                continue; /* a gap in the labels: not the adjacent vertebra */
-            sum += m->vertebrae[j].h_post, n++;
+        /* vertebrae[] runs cranial → caudal. The reference is the nearest intact body on
+         * each side, up to 3 levels away when the next one is itself fractured, and the
+         * two are interpolated by level: heights grow caudally by several per cent a
+         * level, so comparing with one side alone, or with a far body unweighted, reads
+         * that growth as a loss. One side alone is used only when it is adjacent. */
+        double href[2] = {NAN, NAN};
+        int dist[2] = {0, 0};
+        for (int side = 0; side < 2; side++) {
+            int d = side ? 1 : -1;
+            for (int step = 1; step <= 3; step++) {
+                int j = i + d * step;
+                if (j < 0 || j >= m->n_vertebrae || j >= a->n_vertebrae) break;
+                if (a->vertebrae[i].level >= 0 && a->vertebrae[j].level >= 0 &&
+                    abs(a->vertebrae[j].level - a->vertebrae[i].level) != step)
+                    break; /* a gap in the labels: not the next vertebrae */
+                if (!usable_neighbour(a, m, j, gw)) continue;
+                href[side] = m->vertebrae[j].h_post, dist[side] = step;
+                break;
+            }
         }
+        double ref = NAN;
+        if (isfinite(href[0]) && isfinite(href[1]))
+            ref = (href[0] * dist[1] + href[1] * dist[0]) / (dist[0] + dist[1]);
+        else if (isfinite(href[0]) && dist[0] == 1) ref = href[0];
+        else if (isfinite(href[1]) && dist[1] == 1) ref = href[1];
         double t = tallest(v);
-        if (n && isfinite(t)) v->ratio_neighbours = t / (sum / n);
+        if (isfinite(ref) && isfinite(t)) v->ratio_neighbours = t / ref;
         double rn = isfinite(v->ratio_neighbours) ? 1 - v->ratio_neighbours : NAN;
         int gn = os_measure_genant_grade(rn < 0 ? 0 : rn);
         if (gw[i] < 0) {
             v->genant_grade = -1;
-            snprintf(v->genant_basis, sizeof v->genant_basis, "not measurable");
+            snprintf(v->genant_basis, sizeof v->genant_basis, gw[i] == -2 ? "not graded (sacrum)" : "not measurable");
             snprintf(v->deformity, sizeof v->deformity, "none");
             continue;
         }
