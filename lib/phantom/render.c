@@ -12,9 +12,12 @@
 void ph_sampling(const ph_model *m, int *n_xy, int *n_z) {
     double px = m->o.pixel_mm, t = m->o.slice_thickness_mm;
     int n = px <= 1.0 ? 1 : (int)ceil(px / 0.75);
-    int nz = (int)ceil(t / 1.0);
+    /* Sub-planes 0.5 mm apart: at 1 mm, a 1.2 mm endplate was hit by one or two sub-planes
+     * depending on where it fell, so its partial volume doubled or halved and thick-slice
+     * endplates moved by 1.5-3 mm; real CT averages over the whole slice profile. */
+    int nz = (int)ceil(t / 0.5);
     *n_xy = n < 1 ? 1 : n > 8 ? 8 : n;
-    *n_z = nz < 1 ? 1 : nz > 10 ? 10 : nz;
+    *n_z = nz < 1 ? 1 : nz > 12 ? 12 : nz;
 }
 
 static int class_of(int lab) {
