@@ -153,6 +153,31 @@ static double disc_gain(double rdepth, double rel, double width) {
     return g;
 }
 
+/* A crushed body's middle dips too, as a plateau between its endplates only ~10 mm apart:
+ * narrower than an intact body's but still wider than the gap of a disc. Disc thickness
+ * varies along the spine (lumbar discs are thicker), so a dip's width is judged against the
+ * clear dips nearest to it on either side: each mm beyond them (past a little slack) costs.
+ * Dips wider than WIDE_MM are left to disc_gain: a disc next to a crushed body can merge
+ * with that body's plateau, and must stay within reach of the chain. */
+#define CLEAR_RDEPTH 0.85
+#define WIDTH_SLACK_MM 1.0
+#define WIDTH_COST 1.5
+static void penalise_wide(const sp_disc *cand, double *gain, const double *width, int nc, double dref) {
+    for (int i = 0; i < nc; i++) { /* the clear dips are told by depth, so gains may change in place */
+        double ref = 0;
+        int n = 0;
+        for (int dir = -1; dir <= 1; dir += 2)
+            for (int k = i + dir; k >= 0 && k < nc; k += dir)
+                if (cand[k].depth / dref >= CLEAR_RDEPTH && width[k] <= WIDE_MM) {
+                    ref += width[k];
+                    n++;
+                    break;
+                }
+        double excess = n && width[i] <= WIDE_MM ? width[i] - ref / n - WIDTH_SLACK_MM : 0;
+        if (excess > 0) gain[i] -= WIDTH_COST * excess;
+    }
+}
+
 static double pitch_cost(double p) {
     double d = (p - PITCH_MID_MM) / (p < PITCH_MID_MM ? PITCH_SD_SHORT_MM : PITCH_SD_LONG_MM);
     return d * d;
@@ -358,6 +383,7 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
     }
     double dref = reference_depth(cand, nc, ns * STEP_MM, buf);
     for (int i = 0; i < nc; i++) gain[i] = disc_gain(cand[i].depth / dref, gain[i], width[i]);
+    penalise_wide(cand, gain, width, nc, dref);
     if (!isnan(c->s_sacrum) && nc < ns) nc = add_sacral_disc(c, cand, gain, width, nc);
     int rc = choose_discs(c, cand, gain, nc);
     if (rc) {

@@ -183,29 +183,14 @@ static int truth_center(const cJSON *t, double c[3]) {
 
 /* check_labels: 0 only reports the label accuracy (5 mm slices: disc finding is not reliable
  * there yet, see lib/anatomy/discs.c). */
-static void run_phantom(uint64_t seed, int z_from, int z_to, double pixel, double spacing, double noise,
-                        int fractured, int check_labels) {
+static void check_phantom(const os_phantom_opts *o, int check_labels) {
     char tmpl[] = "/tmp/os_test_spine_XXXXXX";
     char *dir = mkdtemp(tmpl);
     assert_non_null(dir);
-    os_phantom_opts o;
-    os_phantom_defaults(&o);
-    o.seed = seed;
-    o.slices = 0;
-    o.z_from = z_from;
-    o.z_to = z_to;
-    if (fractured >= 0) {
-        o.deformity[fractured] = OS_PHANTOM_CRUSH;
-        o.height_loss[fractured] = 0.45;
-        o.trab_hu[fractured] = 70; /* osteoporotic */
-    }
-    o.pixel_mm = pixel;
-    o.rows = o.cols = (int)lround(400.0 / pixel);
-    o.slice_spacing_mm = o.slice_thickness_mm = spacing;
-    o.noise_sd_hu = noise;
+    double pixel = o->pixel_mm, spacing = o->slice_spacing_mm, noise = o->noise_sd_hu;
     os_error err;
     os_error_clear(&err);
-    assert_int_equal(os_phantom_write_series(&o, dir, &err), 0);
+    assert_int_equal(os_phantom_write_series(o, dir, &err), 0);
     os_volume vol;
     assert_int_equal(load_dir(dir, &vol), 0);
     os_anatomy a;
@@ -271,6 +256,30 @@ static void run_phantom(uint64_t seed, int z_from, int z_to, double pixel, doubl
     rmdir(dir);
 }
 
+static void set_geometry(os_phantom_opts *o, int z_from, int z_to, double pixel, double spacing, double noise) {
+    o->slices = 0;
+    o->z_from = z_from;
+    o->z_to = z_to;
+    o->pixel_mm = pixel;
+    o->rows = o->cols = (int)lround(400.0 / pixel);
+    o->slice_spacing_mm = o->slice_thickness_mm = spacing;
+    o->noise_sd_hu = noise;
+}
+
+static void run_phantom(uint64_t seed, int z_from, int z_to, double pixel, double spacing, double noise,
+                        int fractured, int check_labels) {
+    os_phantom_opts o;
+    os_phantom_defaults(&o);
+    o.seed = seed;
+    set_geometry(&o, z_from, z_to, pixel, spacing, noise);
+    if (fractured >= 0) {
+        o.deformity[fractured] = OS_PHANTOM_CRUSH;
+        o.height_loss[fractured] = 0.45;
+        o.trab_hu[fractured] = 70; /* osteoporotic */
+    }
+    check_phantom(&o, check_labels);
+}
+
 static void test_phantom_fine(void **state) {
     (void)state;
     run_phantom(7, OS_T11, OS_PHANTOM_S1, 0.8, 2.5, 15, -1, 1);
@@ -288,6 +297,27 @@ static void test_phantom_lumbosacral_fracture(void **state) {
     run_phantom(23, OS_T12, OS_PHANTOM_S1, 2.7, 4.8, 25, OS_L5, 1);
 }
 
+/* Neighbouring fractures at the thoracolumbar junction: the middle of a crushed body dips
+ * like a disc, at about a normal disc spacing, while the real discs around the short bodies
+ * dip only faintly; taking the dip in the body merges T11 with half of T12 and shifts every
+ * label above L1 by one. */
+static void test_phantom_junction_fractures(void **state) {
+    (void)state;
+    os_phantom_opts o;
+    os_phantom_defaults(&o);
+    o.seed = 1003;
+    os_phantom_randomize(&o);
+    set_geometry(&o, OS_T11, OS_PHANTOM_S1, 2.85, 2.52, 14.3);
+    o.rows = o.cols = 133;
+    o.deformity[OS_T11] = OS_PHANTOM_WEDGE;
+    o.height_loss[OS_T11] = 0.42;
+    o.deformity[OS_T12] = OS_PHANTOM_BICONCAVE;
+    o.height_loss[OS_T12] = 0.33;
+    o.deformity[OS_L1] = OS_PHANTOM_WEDGE;
+    o.height_loss[OS_L1] = 0.34;
+    check_phantom(&o, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_names),
@@ -297,6 +327,7 @@ int main(void) {
         cmocka_unit_test(test_phantom_fine),
         cmocka_unit_test(test_phantom_coarse_thick_noisy),
         cmocka_unit_test(test_phantom_lumbosacral_fracture),
+        cmocka_unit_test(test_phantom_junction_fractures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
