@@ -162,19 +162,19 @@ static double disc_gain(double rdepth, double rel, double width) {
 #define CLEAR_RDEPTH 0.85
 #define WIDTH_SLACK_MM 1.0
 #define WIDTH_COST 1.5
-static void penalise_wide(const sp_disc *cand, double *gain, const double *width, int nc, double dref) {
+static void penalise_wide(sp_disc *cand, int nc, double dref) {
     for (int i = 0; i < nc; i++) { /* the clear dips are told by depth, so gains may change in place */
         double ref = 0;
         int n = 0;
         for (int dir = -1; dir <= 1; dir += 2)
             for (int k = i + dir; k >= 0 && k < nc; k += dir)
-                if (cand[k].depth / dref >= CLEAR_RDEPTH && width[k] <= WIDE_MM) {
-                    ref += width[k];
+                if (cand[k].depth / dref >= CLEAR_RDEPTH && cand[k].width <= WIDE_MM) {
+                    ref += cand[k].width;
                     n++;
                     break;
                 }
-        double excess = n && width[i] <= WIDE_MM ? width[i] - ref / n - WIDTH_SLACK_MM : 0;
-        if (excess > 0) gain[i] -= WIDTH_COST * excess;
+        double excess = n && cand[i].width <= WIDE_MM ? cand[i].width - ref / n - WIDTH_SLACK_MM : 0;
+        if (excess > 0) cand[i].gain -= WIDTH_COST * excess;
     }
 }
 
@@ -238,23 +238,21 @@ static double sacral_cost(const sp_ctx *c, double s) {
  * centre is up to one slice below the real top), with the evidence of a fair dip; a clear
  * dip close by still wins over it. Candidates stay in order of s. */
 #define SACRAL_GAIN 0.3
-static int add_sacral_disc(const sp_ctx *c, sp_disc *cand, double *gain, double *width, int nc) {
+static int add_sacral_disc(const sp_ctx *c, sp_disc *cand, int nc) {
     double s = c->s_sacrum + 0.5 * c->sz * (c->zcran > 0 ? 1 : -1);
     int at = 0;
     while (at < nc && cand[at].s < s) at++;
     memmove(&cand[at + 1], &cand[at], (size_t)(nc - at) * sizeof *cand);
-    memmove(&gain[at + 1], &gain[at], (size_t)(nc - at) * sizeof *gain);
-    memmove(&width[at + 1], &width[at], (size_t)(nc - at) * sizeof *width);
-    width[at] = 0;
     cand[at].s = s;
     cand[at].lo = s - 3;
     cand[at].hi = s + 3;
     cand[at].depth = 0;
-    gain[at] = SACRAL_GAIN;
+    cand[at].width = 0;
+    cand[at].gain = SACRAL_GAIN;
     return nc + 1;
 }
 
-static int choose_discs(sp_ctx *c, const sp_disc *cand, const double *gain, int nc) {
+static int choose_discs(sp_ctx *c, const sp_disc *cand, int nc) {
     c->n_discs = 0;
     if (nc == 0) return 0;
     size_t n2 = (size_t)nc * (size_t)nc;
@@ -283,17 +281,17 @@ static int choose_discs(sp_ctx *c, const sp_disc *cand, const double *gain, int 
         e_hi[i] = c->zcran > 0 ? cran : caud;
     }
     for (int j = 0; j < nc; j++) {
-        if (gain[j] - e_lo[j] - e_hi[j] > top) {
-            top = gain[j] - e_lo[j] - e_hi[j];
+        if (cand[j].gain - e_lo[j] - e_hi[j] > top) {
+            top = cand[j].gain - e_lo[j] - e_hi[j];
             top_i = -1;
             top_j = j;
         }
         for (int i = 0; i < j; i++) {
             double p = cand[j].s - cand[i].s;
-            double v = gain[i] + gain[j] - pitch_cost(p) - e_lo[i];
+            double v = cand[i].gain + cand[j].gain - pitch_cost(p) - e_lo[i];
             int pv = -1;
             for (int k = 0; k < i; k++) {
-                double w = best[(size_t)i * nc + k] + gain[j] - pitch_cost(p) -
+                double w = best[(size_t)i * nc + k] + cand[j].gain - pitch_cost(p) -
                            neighbour_cost(cand[i].s - cand[k].s, p);
                 if (w > v) {
                     v = w;
@@ -338,15 +336,11 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
     double *raw = malloc((size_t)ns * sizeof *raw), *q = malloc((size_t)ns * sizeof *q);
     double *buf = malloc((size_t)(c->nz + 1 > ns ? c->nz + 1 : ns) * sizeof *buf);
     sp_disc *cand = malloc((size_t)ns * sizeof *cand);
-    double *gain = malloc((size_t)ns * sizeof *gain);
-    double *width = malloc((size_t)ns * sizeof *width);
-    if (!raw || !q || !buf || !cand || !gain || !width) {
-        free(width);
+    if (!raw || !q || !buf || !cand) {
         free(raw);
         free(q);
         free(buf);
         free(cand);
-        free(gain);
         return os_error_set(err, -ENOMEM, "out of memory looking for discs");
     }
     sample_profile(c, raw, ns, buf);
@@ -373,26 +367,24 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
         int wl = i, wr = i;
         while (wl > 0 && q[wl - 1] < level && i - wl < side) wl--;
         while (wr < ns - 1 && q[wr + 1] < level && wr - i < side) wr++;
-        width[nc] = (wr - wl) * STEP_MM;
         cand[nc].s = i * STEP_MM;
         cand[nc].lo = lo * STEP_MM;
         cand[nc].hi = hi * STEP_MM;
         cand[nc].depth = top - q[i];
-        gain[nc] = q[i] / top; /* relative bottom, made a gain below */
+        cand[nc].width = (wr - wl) * STEP_MM;
+        cand[nc].gain = q[i] / top; /* relative bottom, made a gain below */
         nc++;
     }
     double dref = reference_depth(cand, nc, ns * STEP_MM, buf);
-    for (int i = 0; i < nc; i++) gain[i] = disc_gain(cand[i].depth / dref, gain[i], width[i]);
-    penalise_wide(cand, gain, width, nc, dref);
-    if (!isnan(c->s_sacrum) && nc < ns) nc = add_sacral_disc(c, cand, gain, width, nc);
-    int rc = choose_discs(c, cand, gain, nc);
+    for (int i = 0; i < nc; i++) cand[i].gain = disc_gain(cand[i].depth / dref, cand[i].gain, cand[i].width);
+    penalise_wide(cand, nc, dref);
+    if (!isnan(c->s_sacrum) && nc < ns) nc = add_sacral_disc(c, cand, nc);
+    int rc = choose_discs(c, cand, nc);
     if (rc) {
         free(raw);
         free(q);
         free(buf);
         free(cand);
-        free(gain);
-        free(width);
         return os_error_set(err, -ENOMEM, "out of memory looking for discs");
     }
     for (int i = 0; i < c->n_discs; i++) /* order along s (caudal or cranial as z runs) */
@@ -406,7 +398,5 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
     free(q);
     free(buf);
     free(cand);
-    free(gain);
-    free(width);
     return 0;
 }

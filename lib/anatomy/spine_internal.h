@@ -19,6 +19,8 @@ typedef struct sp_disc {
     double s;          /* centre along the spine axis (mm, same scale as sp_ctx.s_of_z) */
     double lo, hi;     /* extent of the disc slab along the axis */
     double depth;      /* how clearly it dips (0..1) */
+    double width;      /* mm between the points where the dip is back up to half its depth */
+    double gain;       /* evidence that it is a disc, weighed when the chain is chosen */
 } sp_disc;
 
 typedef struct sp_ctx {

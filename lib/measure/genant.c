@@ -45,6 +45,9 @@ static int usable_neighbour(const os_anatomy *a, const os_measurements *m, int j
     return isfinite(m->vertebrae[j].h_post) && m->vertebrae[j].h_post > 0;
 }
 
+/* Not graded because it is S1; os_measure_genant_grade's -1 means not measurable. */
+enum { GRADE_SACRUM = -2 };
+
 void mx_genant_all(const os_anatomy *a, os_measurements *m) {
     int gw[OS_MAX_VERTEBRAE], which[OS_MAX_VERTEBRAE];
     double rw[OS_MAX_VERTEBRAE];
@@ -54,7 +57,7 @@ void mx_genant_all(const os_anatomy *a, os_measurements *m) {
         gw[i] = os_measure_genant_grade(rw[i]);
         /* Genant grades vertebral bodies; S1 is fused into the sacrum and wedged by nature,
          * so it is neither graded nor a reference for L5. */
-        if (i < a->n_vertebrae && a->vertebrae[i].level == OS_S1) gw[i] = -2;
+        if (i < a->n_vertebrae && a->vertebrae[i].level == OS_S1) gw[i] = GRADE_SACRUM;
     }
     for (int i = 0; i < m->n_vertebrae; i++) {
         os_vertebra_measure *v = &m->vertebrae[i];
@@ -90,7 +93,7 @@ void mx_genant_all(const os_anatomy *a, os_measurements *m) {
         int gn = os_measure_genant_grade(rn < 0 ? 0 : rn);
         if (gw[i] < 0) {
             v->genant_grade = -1;
-            snprintf(v->genant_basis, sizeof v->genant_basis, gw[i] == -2 ? "not graded (sacrum)" : "not measurable");
+            snprintf(v->genant_basis, sizeof v->genant_basis, gw[i] == GRADE_SACRUM ? "not graded (sacrum)" : "not measurable");
             snprintf(v->deformity, sizeof v->deformity, "none");
             continue;
         }
