@@ -12,7 +12,13 @@ effect that exists, against the effect the measurements recover. Hazard ratios a
 deviation of each covariate with Wald 95 % CIs. The networks' own comparison (bone + muscle
 against bone only) is in the table; this test has the power of the whole cohort.
 
+With --scores, the same question is put to the networks: on a cohort's scores (model/scores.py),
+does one model's 5-year risk add to another's (nested Cox on each risk's complementary log-log,
+the proportional-hazards scale), and the other way round? A network that learnt something from
+muscle adds to the bone-only one; the bone-only one adds little to it.
+
     model/effect.py --labels LABELS.csv --analyze ANALYZE.csv [...] [--name NAME] [--json OUT]
+    model/effect.py --scores SCORES.csv --pair A B [--pair ...] [--name NAME] [--json OUT]
 """
 import argparse
 import json
@@ -64,6 +70,26 @@ def wald(cox, X, t, e):
     return np.sqrt(np.diag(np.linalg.inv(hess)))
 
 
+def chi2_sf(x, df):
+    """Survival of the chi-square distribution for 1 or 2 degrees of freedom."""
+    return math.erfc(math.sqrt(x / 2)) if df == 1 else math.exp(-x / 2)
+
+
+def lr_test(Xb, Xa, t, e, names):
+    """Likelihood-ratio test of the Cox model on [Xb, Xa] against the one on Xb."""
+    Xf = np.hstack([Xb, Xa])
+    t, e = np.array(t, float), np.array(e, int)
+    fb = Cox().fit(Xb, t, e)
+    ff = Cox().fit(Xf, t, e)
+    lr = max(2.0 * (ff.loglik_ - fb.loglik_), 0.0)
+    df = Xa.shape[1]
+    se = wald(ff, Xf, t, e)
+    hr = {n: {"hr_per_sd": math.exp(b), "ci95": [math.exp(b - 1.96 * s), math.exp(b + 1.96 * s)]}
+          for n, b, s in zip(names, ff.beta_std_, se)}
+    return {"n": int(len(t)), "events": int(e.sum()), "lr_chi2": lr, "df": df, "p": chi2_sf(lr, df),
+            "hazard_ratios_full": hr}
+
+
 def nested_test(rows, source):
     base, mus, t, e = [], [], [], []
     for lab, an in rows:
@@ -74,45 +100,68 @@ def nested_test(rows, source):
         mus.append(c[1])
         t.append(float(lab["time_years"]))
         e.append(int(lab["event"]))
-    Xb, Xm = np.array(base, float), np.array(mus, float)
-    Xf = np.hstack([Xb, Xm])
-    t, e = np.array(t), np.array(e)
-    fb = Cox().fit(Xb, t, e)
-    ff = Cox().fit(Xf, t, e)
-    lr = max(2.0 * (ff.loglik_ - fb.loglik_), 0.0)
-    se = wald(ff, Xf, t, e)
-    names = ["age", "female", "prevalent_vf", "l1_hu", "muscle_hu", "muscle_size"]
-    hr = {n: {"hr_per_sd": math.exp(b), "ci95": [math.exp(b - 1.96 * s), math.exp(b + 1.96 * s)]}
-          for n, b, s in zip(names, ff.beta_std_, se)}
-    # chi-square survival with 2 degrees of freedom is exp(-x / 2)
-    return {"n": int(len(t)), "events": int(e.sum()), "lr_chi2": lr, "df": 2, "p": math.exp(-lr / 2),
-            "hazard_ratios_full": hr}
+    return lr_test(np.array(base, float), np.array(mus, float), t, e,
+                   ["age", "female", "prevalent_vf", "l1_hu", "muscle_hu", "muscle_size"])
+
+
+def cloglog(risk):
+    r = contract.num(risk)
+    return math.log(-math.log(1 - r)) if r is not None and 0 < r < 1 else None
+
+
+def network_tests(path, a, b):
+    """Does model a's 5-year risk add to model b's, and b's to a's?"""
+    xa, xb, t, e = [], [], [], []
+    for r in contract.read_csv(path):
+        va, vb = cloglog(r.get(a + "_risk_5y")), cloglog(r.get(b + "_risk_5y"))
+        if va is None or vb is None:
+            continue
+        xa.append([va])
+        xb.append([vb])
+        t.append(float(r["time_years"]))
+        e.append(int(r["event"]))
+    Xa, Xb = np.array(xa, float), np.array(xb, float)
+    return {"%s beyond %s" % (a, b): lr_test(Xb, Xa, t, e, [b, a]),
+            "%s beyond %s" % (b, a): lr_test(Xa, Xb, t, e, [a, b])}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--labels", required=True)
+    ap.add_argument("--labels")
     ap.add_argument("--analyze", nargs="+", action="extend", default=[])
+    ap.add_argument("--scores", help="a cohort's scores CSV (model/scores.py): test the networks")
+    ap.add_argument("--pair", nargs=2, action="append", default=[], metavar=("A", "B"),
+                    help="with --scores: does A's risk add to B's, and B's to A's")
     ap.add_argument("--name", default="cohort")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    measured = {}
-    for path in args.analyze:
-        for r in contract.read_csv(path):
-            if r.get("status") == "ok":
-                measured[r["study_uid"]] = r
-    rows = [(lab, measured[lab["study_instance_uid"]]) for lab in contract.read_csv(args.labels)
-            if lab["study_instance_uid"] in measured]
-    out = {"cohort": args.name, "synthetic": True,
-           "measured": nested_test(rows, "measured"), "generator_latents": nested_test(rows, "latent")}
-    for key, what in (("measured", "measured by the pipeline"), ("generator_latents", "generator's latents")):
-        r = out[key]
-        hr = r["hazard_ratios_full"]
-        print("%s, %s: n = %d, events %d; muscle beyond age, sex, prevalent fracture and L1 HU: "
-              "LR chi2 = %.2f (2 df), p = %.2g; HR per SD muscle HU %.2f (%.2f-%.2f), muscle size %.2f (%.2f-%.2f)"
-              % (args.name, what, r["n"], r["events"], r["lr_chi2"], r["p"],
-                 hr["muscle_hu"]["hr_per_sd"], *hr["muscle_hu"]["ci95"],
-                 hr["muscle_size"]["hr_per_sd"], *hr["muscle_size"]["ci95"]))
+    if args.scores:
+        out = {"cohort": args.name, "synthetic": True, "networks": {}}
+        for a, b in args.pair:
+            for what, r in network_tests(args.scores, a, b).items():
+                out["networks"][what] = r
+                print("%s: %s (5-year risk, nested Cox): n = %d, events %d; LR chi2 = %.2f (1 df), p = %.2g"
+                      % (args.name, what, r["n"], r["events"], r["lr_chi2"], r["p"]))
+    elif args.labels:
+        measured = {}
+        for path in args.analyze:
+            for r in contract.read_csv(path):
+                if r.get("status") == "ok":
+                    measured[r["study_uid"]] = r
+        rows = [(lab, measured[lab["study_instance_uid"]]) for lab in contract.read_csv(args.labels)
+                if lab["study_instance_uid"] in measured]
+        out = {"cohort": args.name, "synthetic": True,
+               "measured": nested_test(rows, "measured"), "generator_latents": nested_test(rows, "latent")}
+        for key, what in (("measured", "measured by the pipeline"), ("generator_latents", "generator's latents")):
+            r = out[key]
+            hr = r["hazard_ratios_full"]
+            print("%s, %s: n = %d, events %d; muscle beyond age, sex, prevalent fracture and L1 HU: "
+                  "LR chi2 = %.2f (2 df), p = %.2g; HR per SD muscle HU %.2f (%.2f-%.2f), muscle size %.2f (%.2f-%.2f)"
+                  % (args.name, what, r["n"], r["events"], r["lr_chi2"], r["p"],
+                     hr["muscle_hu"]["hr_per_sd"], *hr["muscle_hu"]["ci95"],
+                     hr["muscle_size"]["hr_per_sd"], *hr["muscle_size"]["ci95"]))
+    else:
+        ap.error("give --labels (measurements) or --scores (networks)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
