@@ -65,7 +65,7 @@ def paired_c(scores_csv, ref, others, n_boot=500, seed=1):
             ds.append(metrics.harrell_c(t[bi], e[bi], a[bi]) - metrics.harrell_c(t[bi], e[bi], b[bi]))
         ds = np.array([d for d in ds if np.isfinite(d)])
         p = min(1.0, 2 * min(np.mean(ds <= 0), np.mean(ds >= 0))) if len(ds) else float("nan")
-        out.append({"a": ref, "b": o, "n": int(ok.sum()), "difference": d0,
+        out.append({"a": ref, "b": o, "n": int(ok.sum()), "difference": d0, "n_boot": len(ds),
                     "ci": [float(np.percentile(ds, 2.5)), float(np.percentile(ds, 97.5))], "p": p,
                     "method": "paired bootstrap, %d resamples, percentile CI" % n_boot})
     return out
@@ -157,8 +157,10 @@ def main(argv=None):
         others = [k for k in order if k != args.ref]
         pc = paired_c(scores_csv, args.ref, others)
         for p in pc:
-            lines.append("- Harrell's C vs %s: difference %+.3f (95%% CI %.3f to %.3f), paired bootstrap p = %.3g"
-                         % (name(p["b"]), p["difference"], p["ci"][0], p["ci"][1], p["p"]))
+            # no resample crossing zero: p is below what this many resamples can show
+            pv = "< %.2g" % (2.0 / p["n_boot"]) if p["p"] == 0 else "= %.3g" % p["p"]
+            lines.append("- Harrell's C vs %s: difference %+.3f (95%% CI %.3f to %.3f), paired bootstrap p %s"
+                         % (name(p["b"]), p["difference"], p["ci"][0], p["ci"][1], pv))
         lines.append("")
         summary[label] = {"n": pred["n_with_outcome"], "events": pred["events"], "prevalent": n_prev,
                           "scores": cohort_sum, "paired_detection_delong": det.get("paired", []),
