@@ -81,6 +81,7 @@ typedef struct model {
     double rims[4][2];
     int n_rims;
     double rim_fixed;  /* NAN: free */
+    double layer_fixed[5]; /* each layer's HU when known beforehand; NAN: solved for */
     int has_lo, has_hi; /* body: a neighbour below / above within the profile */
     /* The blurred step of every sample at each edge, kept per slot with the position it was
      * computed at: a grid search moves one disc's two surfaces at a time, so the other
@@ -95,6 +96,7 @@ typedef struct model {
 
 static int model_init(model *m, const mx_profile *p) {
     memset(m, 0, sizeof *m);
+    for (int l = 0; l < 5; l++) m->layer_fixed[l] = NAN;
     m->cache = malloc((size_t)(SLOTS + 3) * (size_t)p->n * sizeof *m->cache);
     if (!m->cache) return -1;
     for (int k = 0; k < SLOTS; k++) m->cache_at[k] = NAN; /* never equal: nothing cached yet */
@@ -155,8 +157,12 @@ static int solve(double A[MAX_LEVELS][MAX_LEVELS], double *b, int n) {
 /* Sum of squared residuals of the best levels for these edges; levels out when asked.
  * One pass: the residual follows from the normal equations, e = y·y − 2 x·b + xᵀAx. */
 static double sse(const mx_profile *p, model *m, double *levels) {
-    int nl = m->n_edges + 1, free_rim = isnan(m->rim_fixed), np = nl + free_rim;
-    double A[MAX_LEVELS][MAX_LEVELS], A0[MAX_LEVELS][MAX_LEVELS], b[MAX_LEVELS], col[MAX_LEVELS], rim, yy = 0;
+    int nl = m->n_edges + 1, free_rim = isnan(m->rim_fixed), nf = 0, solved[MAX_LEVELS];
+    for (int l = 0; l < nl; l++)
+        if (isnan(m->layer_fixed[l])) solved[nf++] = l;
+    int np = nf + free_rim;
+    double A[MAX_LEVELS][MAX_LEVELS], A0[MAX_LEVELS][MAX_LEVELS], b[MAX_LEVELS], col[MAX_LEVELS], lay[MAX_LEVELS], rim,
+        yy = 0;
     memset(A, 0, sizeof A);
     memset(b, 0, sizeof b);
     /* Each sample's column of the design matrix: a layer is the difference of the blurred
@@ -175,11 +181,13 @@ static double sse(const mx_profile *p, model *m, double *levels) {
         double y = p->hu[j];
         for (int l = 0; l <= m->n_edges; l++) {
             double lo = l == 0 ? 0 : fe[l - 1][j], hi = l == m->n_edges ? wt[j] : fe[l][j];
-            col[l] = l > 0 && l < m->n_edges && m->edges[l] <= m->edges[l - 1] ? 0 : hi - lo;
+            lay[l] = l > 0 && l < m->n_edges && m->edges[l] <= m->edges[l - 1] ? 0 : hi - lo;
+            if (!isnan(m->layer_fixed[l])) y -= m->layer_fixed[l] * lay[l];
         }
+        for (int k = 0; k < nf; k++) col[k] = lay[solved[k]];
         rim = 0;
         for (int r = 0; r < m->n_rims; r++) rim += fr[r][1][j] - fr[r][0][j];
-        if (free_rim) col[nl] = rim;
+        if (free_rim) col[nf] = rim;
         else y -= m->rim_fixed * rim;
         yy += y * y;
         for (int r = 0; r < np; r++) {
@@ -201,11 +209,11 @@ static double sse(const mx_profile *p, model *m, double *levels) {
     /* A cortical rim is never darker than the bone it bounds: a negative free rim lets a
      * "body" spread over both discs and cancel their dark bands at its ends (seen at the
      * sloping endplates next to a wedge). Then the rim is held at zero instead. */
-    if (free_rim && x[nl] < 0) {
+    if (free_rim && x[nf] < 0) {
         memcpy(Ar, A, sizeof Ar);
         memcpy(x, b, sizeof x);
-        if (solve(Ar, x, nl)) return INFINITY;
-        x[nl] = 0;
+        if (solve(Ar, x, nf)) return INFINITY;
+        x[nf] = 0;
     }
     double e = yy;
     for (int r = 0; r < np; r++) {
@@ -215,8 +223,9 @@ static double sse(const mx_profile *p, model *m, double *levels) {
     }
     if (e < 0) e = 0;
     if (levels) {
-        for (int l = 0; l < nl; l++) levels[l] = x[l];
-        levels[nl] = free_rim ? x[nl] : m->rim_fixed;
+        for (int l = 0; l < nl; l++) levels[l] = m->layer_fixed[l];
+        for (int k = 0; k < nf; k++) levels[solved[k]] = x[k];
+        levels[nl] = free_rim ? x[nf] : m->rim_fixed;
     }
     return e;
 }
@@ -267,9 +276,9 @@ static void line_search(const mx_profile *p, model *m, place_fn place, double *p
 }
 
 static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                    double reach, mx_edge_fit *out, double *err) {
+                    const double *disc_hu, double reach, mx_edge_fit *out, double *err) {
     memset(out, 0, sizeof *out);
-    out->lo = out->hi = out->bone_hu = out->rim_excess = NAN;
+    out->lo = out->hi = out->bone_hu = out->rim_excess = out->disc_hu[0] = out->disc_hu[1] = NAN;
     if (p->n < 8 || !(hi0 > lo0)) return -1;
     double s_first = p->s0, s_last = p->s0 + (p->n - 1) * p->ds;
     model m;
@@ -277,6 +286,11 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
     m.rim_fixed = isnan(rim_excess_hu_mm) ? NAN : rim_excess_hu_mm / RIM_MM;
     m.has_lo = isfinite(nb_lo0) && nb_lo0 > s_first;
     m.has_hi = isfinite(nb_hi0) && nb_hi0 < s_last;
+    int disc_lo = m.has_lo ? 1 : 0, disc_hi = disc_lo + 2; /* layers: [neighbour,] disc, body, disc[, neighbour] */
+    /* Only a disc bounded by its neighbour is a disc: without one, that layer also holds
+     * whatever lies beyond it in the profile. */
+    if (disc_hu && m.has_lo && isfinite(disc_hu[0])) m.layer_fixed[disc_lo] = disc_hu[0];
+    if (disc_hu && m.has_hi && isfinite(disc_hu[1])) m.layer_fixed[disc_hi] = disc_hu[1];
     double pos[4] = {m.has_lo ? nb_lo0 : s_first, lo0, hi0, m.has_hi ? nb_hi0 : s_last};
     /* Each disc's two surfaces are searched jointly: one at a time, a body edge and the
      * neighbour's across the disc can both settle a voxel off, shifted together. */
@@ -346,19 +360,20 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
     if (!isfinite(*err)) return -1;
     out->lo = pos[1];
     out->hi = pos[2];
-    out->bone_hu = lv[m.has_lo ? 2 : 1];
+    out->bone_hu = lv[disc_lo + 1];
+    out->disc_hu[0] = m.has_lo ? lv[disc_lo] : NAN, out->disc_hu[1] = m.has_hi ? lv[disc_hi] : NAN;
     out->rim_excess = lv[m.n_edges + 1] * RIM_MM;
     out->ok = 1;
     return 0;
 }
 
 int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                double reach, mx_edge_fit *out) {
+                const double *disc_hu, double reach, mx_edge_fit *out) {
     double e_near, e_far;
     mx_edge_fit far;
-    int rc = fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, NAN, out, &e_near);
+    int rc = fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, disc_hu, NAN, out, &e_near);
     if (!(isfinite(reach) && reach > NEAR_TOL(p))) return rc;
-    if (fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, reach, &far, &e_far)) return rc;
+    if (fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, disc_hu, reach, &far, &e_far)) return rc;
     /* The far fit is taken only when it explains the profile clearly better than the one
      * held near the mask: where the slices are thick the rim's blur and the noise leave a
      * shallow valley a mm or so wide, and the mask is then the better judge. "Clearly" is

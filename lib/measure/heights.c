@@ -184,6 +184,14 @@ static double wall_rim(const mx_geom *g, const os_anatomy *an, const frame *f, i
     return n ? mx_median(r, (size_t)n) : NAN;
 }
 
+/* The discs the middle line resolved: each darker than the body by a clear margin (an
+ * osteoporotic body no brighter than its discs gives nothing to hold); NAN where not. */
+#define DISC_CONTRAST_HU 60.0
+static void resolved_discs(const mx_edge_fit *fit, double disc_hu[2]) {
+    for (int side = 0; side < 2; side++)
+        disc_hu[side] = fit->disc_hu[side] < fit->bone_hu - DISC_CONTRAST_HU ? fit->disc_hu[side] : NAN;
+}
+
 int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measure *vm, mx_endplates *ep) {
     const os_vertebra *v = &an->vertebrae[i];
     int label = i + 1;
@@ -236,9 +244,17 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
         if (isnan(rim)) rim = DEFAULT_RIM;
     }
     static const double U[3] = {0.85, 0.50, 0.15};
-    double h[3];
+    /* On thick slices the middle line goes first: lordosis thins the discs towards the
+     * back, and where a disc is thinner than a slice its dark band is filled in by the
+     * bright rims on both sides, so a profile that also solves for the disc's HU can trade
+     * it for the endplates' positions over several mm (a 3–4 mm posterior disc on 5 mm
+     * slices). The discs' HU is taken from the middle line (thicker there than at the back,
+     * and clear of the anterior wall and a wedge's slope) and held for the other two. */
+    static const int ORDER[3] = {1, 0, 2};
+    double h[3], disc_hu[2] = {NAN, NAN};
     int fallback = 0, failed = 0;
-    for (int k = 0; k < 3; k++) {
+    for (int o = 0; o < 3; o++) {
+        int k = ORDER[o];
         double a = post + U[k] * vm->ap_depth_mm, lo = NAN, hi = NAN;
         h[k] = NAN;
         if (mask_extent(g, an, &f, 0, a, 0, 0, BAND_MM, 0, label, &lo, &hi)) {
@@ -261,10 +277,12 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
         if (cut) {
             failed++;
         } else if (mx_fit_body(&p, lo, hi, neighbour_surface(g, an, &f, a, label, lo, -1, MARGIN_MM),
-                               neighbour_surface(g, an, &f, a, label, hi, 1, MARGIN_MM), rim, BODY_REACH_MM, &fit) == 0 &&
+                               neighbour_surface(g, an, &f, a, label, hi, 1, MARGIN_MM), rim,
+                               k != 1 ? disc_hu : NULL, BODY_REACH_MM, &fit) == 0 &&
                    fabs(fit.lo - lo) < BODY_REACH_MM + 1 && fabs(fit.hi - hi) < BODY_REACH_MM + 1) {
             h[k] = fit.hi - fit.lo;
             ep->a[k] = a, ep->lo[k] = fit.lo, ep->hi[k] = fit.hi;
+            if (k == 1 && sigma > THIN_SIGMA_MM) resolved_discs(&fit, disc_hu);
         } else {
             h[k] = hi - lo; /* the mask's own extent: coarser, but honest */
             ep->a[k] = a, ep->lo[k] = lo, ep->hi[k] = hi;

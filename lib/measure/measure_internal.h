@@ -60,15 +60,18 @@ void mx_profile_merge(mx_profile *p, int j);
  * neighbouring bodies' near surfaces (NAN when the mask shows none). rim_excess_hu_mm is the
  * cortical excess (HU × mm above the trabecular level) assumed when the profile cannot
  * resolve it (thick slices); NAN lets the fit estimate it. reach (mm) is how far the body's
- * own surfaces may move from lo/hi (NAN: about half a voxel, trusting the mask). */
+ * own surfaces may move from lo/hi (NAN: about half a voxel, trusting the mask). disc_hu
+ * (NULL: solved for) holds the HU of the disc below and above when known from a line where
+ * the discs are resolved. */
 typedef struct mx_edge_fit {
     double lo, hi;
     double bone_hu, rim_excess;
+    double disc_hu[2]; /* the disc layers' HU below and above the body */
     int ok;
 } mx_edge_fit;
 
 int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                double reach, mx_edge_fit *out);
+                const double *disc_hu, double reach, mx_edge_fit *out);
 /* One wall crossed going outward (direction +s), for measuring the cortical rim where the
  * resolution allows: returns the rim excess (HU × mm) or NAN, and the residual in *sse. */
 double mx_fit_wall_rim(const mx_profile *p, double e0, double *sse);
