@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "osteoscout/log.h"
 #include "osteoscout/models.h"
+#include "osteoscout/parallel.h"
 #include "osteoscout/pipeline.h"
 
 struct os_worker_slot {
@@ -30,6 +31,9 @@ static void run_job(uv_work_t *req) {
     os_worker_slot *s = req->data;
     os_measure_opts mo;
     os_pipeline_measure_opts(&s->d->cfg, &mo);
+    /* The workers already run jobs side by side: each takes its share of the CPUs. */
+    int workers = s->d->cfg.workers_count > 0 ? s->d->cfg.workers_count : 1;
+    mo.threads = os_cpu_count() / workers > 1 ? os_cpu_count() / workers : 1;
     char outbox[4200];
     snprintf(outbox, sizeof outbox, "%s/outbox/%lld", s->d->cfg.node_data_dir, (long long)s->job.id);
     os_report_opts ro;

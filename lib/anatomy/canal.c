@@ -24,24 +24,28 @@ typedef struct grid {
     int16_t *d;         /* smoothed HU */
     uint8_t *m;         /* 0 free, 1 bone, 2 outside */
     int *stack;
+    int made_z;         /* the slice d holds (-1: none): one slice is looked at up to 3 times */
 } grid;
 
-static void make_grid(const sp_ctx *c, int z, grid *g, int16_t *tmp) {
+static void make_grid(const sp_ctx *c, int z, grid *g) {
+    if (g->made_z == z) return;
+    g->made_z = z;
     if (g->k == 1) {
         sp_smooth_slice(c, z, g->d);
         return;
     }
-    (void)tmp;
     const int16_t *s = c->vol->hu + c->plane * (size_t)z;
     int k = g->k;
-    for (int y = 0; y < g->h; y++)
-        for (int x = 0; x < g->w; x++) {
-            int sum = 0;
-            for (int dy = 0; dy < k; dy++)
-                for (int dx = 0; dx < k; dx++)
-                    sum += s[(size_t)(x * k + dx) + (size_t)c->nx * (size_t)(y * k + dy)];
-            g->d[x + g->w * y] = (int16_t)(sum / (k * k));
+    int *row = g->stack; /* free between searches, and far longer than one grid row */
+    for (int y = 0; y < g->h; y++) {
+        memset(row, 0, (size_t)g->w * sizeof *row);
+        for (int dy = 0; dy < k; dy++) {
+            const int16_t *line = s + (size_t)c->nx * (size_t)(y * k + dy);
+            for (int x = 0; x < g->w; x++)
+                for (int dx = 0; dx < k; dx++) row[x] += line[x * k + dx];
         }
+        for (int x = 0; x < g->w; x++) g->d[x + g->w * y] = (int16_t)(row[x] / (k * k));
+    }
 }
 
 /* Marks the background reachable from the border through non-bone (4-connected). */
@@ -113,7 +117,7 @@ static void close_gaps(grid *g) {
 static int find_candidates(const sp_ctx *c, grid *g, int z, int thr, int close, cand *out) {
     int w = g->w, h = g->h, n = 0;
     size_t np = (size_t)w * (size_t)h;
-    make_grid(c, z, g, NULL);
+    make_grid(c, z, g);
     for (size_t i = 0; i < np; i++) g->m[i] = g->d[i] > thr;
     if (close) close_gaps(g);
     fill_outside(g);
@@ -244,7 +248,7 @@ static void extend_end(sp_ctx *c, grid *g, int thr, int zstep, int dir) {
     double x = c->canal_x[from], y = c->canal_y[from];
     int miss = 0, max_miss = (int)(45.0 / (c->sz * zstep)) + 1;
     for (int z = from + dir * zstep; z >= 0 && z < c->nz && miss <= max_miss; z += dir * zstep) {
-        make_grid(c, z, g, NULL);
+        make_grid(c, z, g);
         double rad = 4 + 0.5 * (miss + 1) * zstep * c->sz;
         double gx0 = (x + 0.5) / g->k - 0.5, gy0 = (y + 0.5) / g->k - 0.5;
         int rx = (int)ceil(rad / g->px), ry = (int)ceil(rad / g->py);
@@ -311,6 +315,7 @@ static void bridge(sp_ctx *c) {
 int sp_canal_track(sp_ctx *c, os_error *err) {
     grid g;
     memset(&g, 0, sizeof g);
+    g.made_z = -1;
     double pmin = c->sx < c->sy ? c->sx : c->sy;
     /* ~2 mm pixels are plenty to see a 10–20 mm canal, and keep this step cheap */
     g.k = (int)lround(2.0 / pmin);

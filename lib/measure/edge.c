@@ -18,7 +18,8 @@
 #include "measure_internal.h"
 
 #define RIM_MM 1.0     /* assumed cortical thickness; only its mass matters once blurred */
-#define MAX_LEVELS 6   /* 5 layers + the rim excess */
+#define MAX_LAYERS 5   /* neighbour, disc, body, disc, neighbour */
+#define MAX_LEVELS (MAX_LAYERS + 1) /* + the rim excess */
 #define MIN_DISC_MM 2.5
 /* How far the fit held near the mask may move each surface: a mask drawn on thick slices
  * takes in the slice the endplate only partly fills, so it overshoots by up to most of a
@@ -81,47 +82,85 @@ typedef struct model {
     double rims[4][2];
     int n_rims;
     double rim_fixed;  /* NAN: free */
-    double layer_fixed[5]; /* each layer's HU when known beforehand; NAN: solved for */
+    double layer_fixed[MAX_LAYERS]; /* each layer's HU when known beforehand; NAN: solved for */
     int has_lo, has_hi; /* body: a neighbour below / above within the profile */
     /* The blurred step of every sample at each edge, kept per slot with the position it was
      * computed at: a grid search moves one disc's two surfaces at a time, so the other
-     * edges' steps are reused instead of recomputed. Then each sample's total weight. */
-    double *cache;     /* (SLOTS + 1) × n */
+     * edges' steps are reused instead of recomputed. Only the samples in [j_full, j_none)
+     * are stored: those before it lie wholly below the edge (step = their whole weight),
+     * those after it wholly above (step 0), so only the few samples near an edge need the
+     * kernel evaluated or the sample visited at all (most of the fit's time otherwise). */
+    double *cache;     /* SLOTS × n */
     double cache_at[SLOTS];
-    /* Per sample, the span of x over which its blurred step actually rises: below it the
-     * step is 0, above it the sample's whole weight, so only the few samples near an edge
-     * need the kernel evaluated (most of the fit's time otherwise). */
-    double *rise_lo, *rise_hi;
+    int j_full[SLOTS], j_none[SLOTS];
+    double *wt;        /* each sample's total weight */
+    double *rise_lo, *rise_hi; /* span of x over which sample j's step rises */
+    /* Envelopes of those spans, monotone along the profile so a binary search finds where
+     * a position stops touching the samples (the cells a line crosses advance monotonically,
+     * so the spans nearly are already). */
+    double *env_lo, *env_hi;
+    /* Prefix sums over the samples that have HU (of w², w·y, y² and their count): a run of
+     * samples that no edge touches sits in one layer, its columns all w times a constant,
+     * and adds to the normal equations through these sums alone. */
+    double *sum_ww, *sum_wy, *sum_yy, *sum_n;
 } model;
 
 static int model_init(model *m, const mx_profile *p) {
     memset(m, 0, sizeof *m);
-    for (int l = 0; l < 5; l++) m->layer_fixed[l] = NAN;
-    m->cache = malloc((size_t)(SLOTS + 3) * (size_t)p->n * sizeof *m->cache);
+    for (int l = 0; l < MAX_LAYERS; l++) m->layer_fixed[l] = NAN;
+    size_t n = (size_t)p->n;
+    m->cache = malloc(((size_t)SLOTS * n + 5 * n + 4 * (n + 1)) * sizeof *m->cache);
     if (!m->cache) return -1;
     for (int k = 0; k < SLOTS; k++) m->cache_at[k] = NAN; /* never equal: nothing cached yet */
-    double *wt = m->cache + (size_t)SLOTS * p->n, g = (p->ka + p->kb) / 2;
-    m->rise_lo = wt + p->n, m->rise_hi = m->rise_lo + p->n;
+    m->wt = m->cache + (size_t)SLOTS * n;
+    m->rise_lo = m->wt + n, m->rise_hi = m->rise_lo + n, m->env_lo = m->rise_hi + n, m->env_hi = m->env_lo + n;
+    m->sum_ww = m->env_hi + n, m->sum_wy = m->sum_ww + n + 1, m->sum_yy = m->sum_wy + n + 1,
+    m->sum_n = m->sum_yy + n + 1;
+    double g = (p->ka + p->kb) / 2;
+    m->sum_ww[0] = m->sum_wy[0] = m->sum_yy[0] = m->sum_n[0] = 0;
     for (int j = 0; j < p->n; j++) {
         const double *w = p->w8 + 8 * (size_t)j, *c = p->c8 + 8 * (size_t)j;
-        wt[j] = w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] + w[7];
+        double wt = w[0] + w[1] + w[2] + w[3] + w[4] + w[5] + w[6] + w[7];
         double lo = INFINITY, hi = -INFINITY;
         for (int k = 0; k < 8; k++)
             if (w[k] != 0) lo = fmin(lo, c[k]), hi = fmax(hi, c[k]);
-        m->rise_lo[j] = lo - g, m->rise_hi[j] = hi + g;
+        m->wt[j] = wt, m->rise_lo[j] = lo - g, m->rise_hi[j] = hi + g;
+        double y = p->hu[j], has = !isnan(y);
+        m->sum_ww[j + 1] = m->sum_ww[j] + (has ? wt * wt : 0);
+        m->sum_wy[j + 1] = m->sum_wy[j] + (has ? wt * y : 0);
+        m->sum_yy[j + 1] = m->sum_yy[j] + (has ? y * y : 0);
+        m->sum_n[j + 1] = m->sum_n[j] + has;
     }
+    double run = -INFINITY;
+    for (int j = 0; j < p->n; j++) m->env_hi[j] = run = fmax(run, m->rise_hi[j]);
+    run = INFINITY;
+    for (int j = p->n - 1; j >= 0; j--) m->env_lo[j] = run = fmin(run, m->rise_lo[j]);
     return 0;
 }
 
-static const double *steps(model *m, const mx_profile *p, int slot, double x) {
-    double *v = m->cache + (size_t)slot * p->n;
-    if (m->cache_at[slot] != x) {
-        const double *wt = m->cache + (size_t)SLOTS * p->n;
-        for (int j = 0; j < p->n; j++)
-            v[j] = isnan(p->hu[j]) || x <= m->rise_lo[j] ? 0 : x >= m->rise_hi[j] ? wt[j] : below(p, j, x);
-        m->cache_at[slot] = x;
+/* First j whose envelope value passes x (env nondecreasing; strict: > x, else ≥ x). */
+static int first_past(const double *env, int n, double x, int strict) {
+    int a = 0, b = n;
+    while (a < b) {
+        int mid = (a + b) / 2;
+        if (strict ? env[mid] > x : env[mid] >= x) b = mid;
+        else a = mid + 1;
     }
-    return v;
+    return a;
+}
+
+static void steps(model *m, const mx_profile *p, int slot, double x) {
+    if (m->cache_at[slot] == x) return;
+    double *v = m->cache + (size_t)slot * p->n;
+    int a = first_past(m->env_hi, p->n, x, 1), b = first_past(m->env_lo, p->n, x, 0);
+    for (int j = a; j < b; j++)
+        v[j] = isnan(p->hu[j]) || x <= m->rise_lo[j] ? 0 : x >= m->rise_hi[j] ? m->wt[j] : below(p, j, x);
+    m->j_full[slot] = a, m->j_none[slot] = b;
+    m->cache_at[slot] = x;
+}
+
+static double step_at(const model *m, const mx_profile *p, int slot, int j) {
+    return j < m->j_full[slot] ? m->wt[j] : j >= m->j_none[slot] ? 0 : m->cache[(size_t)slot * p->n + j];
 }
 
 /* Solves the small normal equations in place (Gaussian elimination with pivoting). */
@@ -154,47 +193,107 @@ static int solve(double A[MAX_LEVELS][MAX_LEVELS], double *b, int n) {
     return 0;
 }
 
+/* The design of one sample (or one run of untouched samples): each layer's column is the
+ * difference of the blurred steps at its two edges, the rim's likewise (one of its ends is
+ * its edge); the fixed levels' share moves to the data side as kappa. */
+typedef struct design {
+    int nf, free_rim, np, solved[MAX_LEVELS];
+    int edge_slot[4], rim_slot[4][2];
+} design;
+
+static inline void columns(const model *m, const design *d, const double *st_edge, const double st_rim[4][2], double wt,
+                    double *col, double *kappa) {
+    double lay[MAX_LAYERS], k = 0;
+    for (int l = 0; l <= m->n_edges; l++) {
+        double lo = l == 0 ? 0 : st_edge[l - 1], hi = l == m->n_edges ? wt : st_edge[l];
+        lay[l] = l > 0 && l < m->n_edges && m->edges[l] <= m->edges[l - 1] ? 0 : hi - lo;
+        if (!isnan(m->layer_fixed[l])) k += m->layer_fixed[l] * lay[l];
+    }
+    for (int c = 0; c < d->nf; c++) col[c] = lay[d->solved[c]];
+    double rim = 0;
+    for (int r = 0; r < m->n_rims; r++) rim += st_rim[r][1] - st_rim[r][0];
+    if (d->free_rim) col[d->nf] = rim;
+    else k += m->rim_fixed * rim;
+    *kappa = k;
+}
+
 /* Sum of squared residuals of the best levels for these edges; levels out when asked.
  * One pass: the residual follows from the normal equations, e = y·y − 2 x·b + xᵀAx. */
 static double sse(const mx_profile *p, model *m, double *levels) {
-    int nl = m->n_edges + 1, free_rim = isnan(m->rim_fixed), nf = 0, solved[MAX_LEVELS];
+    design d = {.free_rim = isnan(m->rim_fixed)};
+    int nl = m->n_edges + 1;
     for (int l = 0; l < nl; l++)
-        if (isnan(m->layer_fixed[l])) solved[nf++] = l;
-    int np = nf + free_rim;
-    double A[MAX_LEVELS][MAX_LEVELS], A0[MAX_LEVELS][MAX_LEVELS], b[MAX_LEVELS], col[MAX_LEVELS], lay[MAX_LEVELS], rim,
-        yy = 0;
+        if (isnan(m->layer_fixed[l])) d.solved[d.nf++] = l;
+    d.np = d.nf + d.free_rim;
+    int np = d.np, nf = d.nf;
+    double A[MAX_LEVELS][MAX_LEVELS], A0[MAX_LEVELS][MAX_LEVELS], b[MAX_LEVELS], col[MAX_LEVELS], yy = 0, used = 0;
     memset(A, 0, sizeof A);
     memset(b, 0, sizeof b);
-    /* Each sample's column of the design matrix: a layer is the difference of the blurred
-     * steps at its two edges, a rim likewise (one of its ends is its edge). */
-    const double *fe[4], *fr[4][2], *wt = m->cache + (size_t)SLOTS * p->n;
-    for (int e = 0; e < m->n_edges; e++) fe[e] = steps(m, p, e, m->edges[e]);
+    /* Every slot in use, and the runs of samples each one touches, merged. */
+    int slots[SLOTS], ns = 0;
+    for (int e = 0; e < m->n_edges; e++) {
+        steps(m, p, e, m->edges[e]);
+        d.edge_slot[e] = slots[ns++] = e;
+    }
     for (int r = 0; r < m->n_rims; r++)
         for (int end = 0; end < 2; end++) {
             int e = 0;
             while (e < m->n_edges && m->edges[e] != m->rims[r][end]) e++;
-            fr[r][end] = e < m->n_edges ? fe[e] : steps(m, p, 4 + 2 * r + end, m->rims[r][end]);
+            if (e < m->n_edges) {
+                d.rim_slot[r][end] = e;
+                continue;
+            }
+            int s = 4 + 2 * r + end;
+            steps(m, p, s, m->rims[r][end]);
+            d.rim_slot[r][end] = slots[ns++] = s;
         }
-    int used = 0;
-    for (int j = 0; j < p->n; j++) {
-        if (isnan(p->hu[j])) continue;
-        double y = p->hu[j];
-        for (int l = 0; l <= m->n_edges; l++) {
-            double lo = l == 0 ? 0 : fe[l - 1][j], hi = l == m->n_edges ? wt[j] : fe[l][j];
-            lay[l] = l > 0 && l < m->n_edges && m->edges[l] <= m->edges[l - 1] ? 0 : hi - lo;
-            if (!isnan(m->layer_fixed[l])) y -= m->layer_fixed[l] * lay[l];
+    int run_a[SLOTS], run_b[SLOTS], nr = 0;
+    for (int i = 0; i < ns; i++) {
+        int a = m->j_full[slots[i]], z = m->j_none[slots[i]], at = nr;
+        if (a >= z) continue;
+        while (at > 0 && run_a[at - 1] > a) run_a[at] = run_a[at - 1], run_b[at] = run_b[at - 1], at--;
+        run_a[at] = a, run_b[at] = z, nr++;
+    }
+    int merged = 0;
+    for (int i = 0; i < nr; i++) {
+        if (merged && run_a[i] <= run_b[merged - 1]) run_b[merged - 1] = run_b[merged - 1] > run_b[i] ? run_b[merged - 1] : run_b[i];
+        else run_a[merged] = run_a[i], run_b[merged++] = run_b[i];
+    }
+    double st_edge[4], st_rim[4][2], kappa;
+    int j = 0;
+    for (int i = 0; i <= merged; i++) {
+        int gap_end = i < merged ? run_a[i] : p->n;
+        if (gap_end > j && m->sum_n[gap_end] > m->sum_n[j]) {
+            /* Untouched by every edge: each step is the whole weight or nothing. */
+            for (int e = 0; e < m->n_edges; e++) st_edge[e] = j < m->j_full[d.edge_slot[e]];
+            for (int r = 0; r < m->n_rims; r++)
+                for (int end = 0; end < 2; end++) st_rim[r][end] = j < m->j_full[d.rim_slot[r][end]];
+            columns(m, &d, st_edge, st_rim, 1, col, &kappa);
+            double ww = m->sum_ww[gap_end] - m->sum_ww[j], wy = m->sum_wy[gap_end] - m->sum_wy[j],
+                   yy_run = m->sum_yy[gap_end] - m->sum_yy[j], wy_k = wy - kappa * ww;
+            yy += yy_run - 2 * kappa * wy + kappa * kappa * ww;
+            for (int r = 0; r < np; r++) {
+                b[r] += col[r] * wy_k;
+                for (int c = 0; c <= r; c++) A[r][c] += col[r] * col[c] * ww;
+            }
+            used += m->sum_n[gap_end] - m->sum_n[j];
         }
-        for (int k = 0; k < nf; k++) col[k] = lay[solved[k]];
-        rim = 0;
-        for (int r = 0; r < m->n_rims; r++) rim += fr[r][1][j] - fr[r][0][j];
-        if (free_rim) col[nf] = rim;
-        else y -= m->rim_fixed * rim;
-        yy += y * y;
-        for (int r = 0; r < np; r++) {
-            b[r] += col[r] * y;
-            for (int c = 0; c <= r; c++) A[r][c] += col[r] * col[c];
+        if (i == merged) break;
+        for (j = run_a[i]; j < run_b[i]; j++) {
+            if (isnan(p->hu[j])) continue;
+            for (int e = 0; e < m->n_edges; e++) st_edge[e] = step_at(m, p, d.edge_slot[e], j);
+            for (int r = 0; r < m->n_rims; r++)
+                for (int end = 0; end < 2; end++) st_rim[r][end] = step_at(m, p, d.rim_slot[r][end], j);
+            columns(m, &d, st_edge, st_rim, m->wt[j], col, &kappa);
+            double y = p->hu[j] - kappa;
+            yy += y * y;
+            for (int r = 0; r < np; r++) {
+                b[r] += col[r] * y;
+                for (int c = 0; c <= r; c++) A[r][c] += col[r] * col[c];
+            }
+            used++;
         }
-        used++;
+        j = run_b[i];
     }
     if (used < np + 2) return INFINITY;
     for (int r = 0; r < np; r++)
@@ -209,7 +308,7 @@ static double sse(const mx_profile *p, model *m, double *levels) {
     /* A cortical rim is never darker than the bone it bounds: a negative free rim lets a
      * "body" spread over both discs and cancel their dark bands at its ends (seen at the
      * sloping endplates next to a wedge). Then the rim is held at zero instead. */
-    if (free_rim && x[nf] < 0) {
+    if (d.free_rim && x[nf] < 0) {
         memcpy(Ar, A, sizeof Ar);
         memcpy(x, b, sizeof x);
         if (solve(Ar, x, nf)) return INFINITY;
@@ -224,8 +323,8 @@ static double sse(const mx_profile *p, model *m, double *levels) {
     if (e < 0) e = 0;
     if (levels) {
         for (int l = 0; l < nl; l++) levels[l] = m->layer_fixed[l];
-        for (int k = 0; k < nf; k++) levels[solved[k]] = x[k];
-        levels[nl] = free_rim ? x[nf] : m->rim_fixed;
+        for (int k = 0; k < nf; k++) levels[d.solved[k]] = x[k];
+        levels[nl] = d.free_rim ? x[nf] : m->rim_fixed;
     }
     return e;
 }

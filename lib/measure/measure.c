@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "measure_internal.h"
+#include "osteoscout/parallel.h"
 
 void os_measure_opts_defaults(os_measure_opts *o) {
     memset(o, 0, sizeof *o);
@@ -27,6 +28,29 @@ void mx_warn(os_measurements *m, const char *fmt, ...) {
     m->n_warnings++;
 }
 
+typedef struct one_vertebra {
+    const os_volume *vol;
+    const os_anatomy *a;
+    const os_measure_opts *o;
+    const mx_geom *g;
+    os_measurements *out;
+    mx_endplates *ep;
+} one_vertebra;
+
+static void measure_vertebra(void *ctx, int i) {
+    const one_vertebra *j = ctx;
+    const os_vertebra *v = &j->a->vertebrae[i];
+    os_vertebra_measure *vm = &j->out->vertebrae[i];
+    vm->level = v->level;
+    vm->confidence = v->confidence;
+    memcpy(vm->center_lps, v->center_lps, sizeof vm->center_lps);
+    vm->ratio_neighbours = NAN;
+    vm->genant_grade = -1;
+    mx_heights(j->g, j->a, i, vm, &j->ep[i]);
+    if (mx_trabecular(j->vol, j->a, i, j->o->trab_erosion_mm, &j->ep[i], vm) && !vm->note[0])
+        snprintf(vm->note, sizeof vm->note, "no trabecular voxels: attenuation not measured");
+}
+
 int os_measure_all(const os_volume *vol, const os_anatomy *a, const os_measure_opts *o, os_measurements *out,
                    os_error *err) {
     if (!vol || !a || !out || !vol->hu)
@@ -42,18 +66,10 @@ int os_measure_all(const os_volume *vol, const os_anatomy *a, const os_measure_o
         return os_error_set(err, -EINVAL, "the volume's geometry cannot be inverted (degenerate directions)");
     out->n_vertebrae = a->n_vertebrae < OS_MAX_VERTEBRAE ? a->n_vertebrae : OS_MAX_VERTEBRAE;
     mx_endplates ep[OS_MAX_VERTEBRAE];
-    for (int i = 0; i < out->n_vertebrae; i++) {
-        const os_vertebra *v = &a->vertebrae[i];
-        os_vertebra_measure *vm = &out->vertebrae[i];
-        vm->level = v->level;
-        vm->confidence = v->confidence;
-        memcpy(vm->center_lps, v->center_lps, sizeof vm->center_lps);
-        vm->ratio_neighbours = NAN;
-        vm->genant_grade = -1;
-        mx_heights(&g, a, i, vm, &ep[i]);
-        if (mx_trabecular(vol, a, i, o->trab_erosion_mm, &ep[i], vm) && !vm->note[0])
-            snprintf(vm->note, sizeof vm->note, "no trabecular voxels: attenuation not measured");
-    }
+    /* Each vertebra reads only the volume and the anatomy and writes only its own entries;
+     * fitting its endplates is most of this step's time, so they share the CPUs. */
+    one_vertebra job = {vol, a, o, &g, out, ep};
+    os_parallel_for(out->n_vertebrae, o->threads, measure_vertebra, &job);
     mx_heights_check(a, ep, out);
     mx_genant_all(a, out);
     for (int i = 0; i < out->n_vertebrae; i++)

@@ -27,6 +27,7 @@ typedef struct os_measure_opts {
     double trab_erosion_mm;      /* 4: the trabecular ROI keeps this far from the cortex */
     double patient_size_m;       /* PatientSize; 0 unknown */
     char patient_sex;            /* 'M', 'F', or 0 unknown */
+    int threads;                 /* vertebrae measured at once; 0: one per online CPU */
 } os_measure_opts;
 
 void os_measure_opts_defaults(os_measure_opts *o);
