@@ -375,7 +375,7 @@ static void line_search(const mx_profile *p, model *m, place_fn place, double *p
 }
 
 static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                    const double *disc_hu, double reach, mx_edge_fit *out, double *err) {
+                    const double *disc_hu, double reach, const int *beyond, mx_edge_fit *out, double *err) {
     memset(out, 0, sizeof *out);
     out->lo = out->hi = out->bone_hu = out->rim_excess = out->disc_hu[0] = out->disc_hu[1] = NAN;
     if (p->n < 8 || !(hi0 > lo0)) return -1;
@@ -401,7 +401,12 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
      * a fit held near it would inherit the error. The neighbours' intact surfaces keep the
      * tight tolerance; they anchor the discs. */
     double btol = isfinite(reach) && reach > tol ? reach : tol;
-    double lo_min = lo0 - btol, lo_max = lo0 + btol, hi_min = hi0 - btol, hi_max = hi0 + btol;
+    /* Outward only where the anatomy has a body beyond: past the end of the column the
+     * profile still runs on through the disc into a vertebra the masks left out (cut by
+     * the scan's edge), and with no neighbour to anchor the disc the body could absorb
+     * both, 10 mm taller than it is. */
+    double lo_min = lo0 - (!beyond || beyond[0] ? btol : tol), lo_max = lo0 + btol, hi_min = hi0 - btol,
+           hi_max = hi0 + (!beyond || beyond[1] ? btol : tol);
     /* Each disc's two surfaces are searched jointly, coarse to fine: one at a time, a body
      * edge and the neighbour's across the disc can both settle a voxel off, shifted
      * together. */
@@ -467,12 +472,12 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
 }
 
 int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                const double *disc_hu, double reach, mx_edge_fit *out) {
+                const double *disc_hu, double reach, const int *beyond, mx_edge_fit *out) {
     double e_near, e_far;
     mx_edge_fit far;
-    int rc = fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, disc_hu, NAN, out, &e_near);
+    int rc = fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, disc_hu, NAN, beyond, out, &e_near);
     if (!(isfinite(reach) && reach > NEAR_TOL(p))) return rc;
-    if (fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, disc_hu, reach, &far, &e_far)) return rc;
+    if (fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, disc_hu, reach, beyond, &far, &e_far)) return rc;
     /* The far fit is taken only when it explains the profile clearly better than the one
      * held near the mask: where the slices are thick the rim's blur and the noise leave a
      * shallow valley a mm or so wide, and the mask is then the better judge. "Clearly" is

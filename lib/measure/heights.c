@@ -251,6 +251,8 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
      * slices). The discs' HU is taken from the middle line (thicker there than at the back,
      * and clear of the anterior wall and a wedge's slope) and held for the other two. */
     static const int ORDER[3] = {1, 0, 2};
+    /* The axis points cranially and the vertebrae run cranial to caudal. */
+    const int beyond[2] = {i + 1 < an->n_vertebrae, i > 0};
     double h[3], disc_hu[2] = {NAN, NAN};
     int fallback = 0, failed = 0;
     for (int o = 0; o < 3; o++) {
@@ -278,7 +280,7 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
             failed++;
         } else if (mx_fit_body(&p, lo, hi, neighbour_surface(g, an, &f, a, label, lo, -1, MARGIN_MM),
                                neighbour_surface(g, an, &f, a, label, hi, 1, MARGIN_MM), rim,
-                               k != 1 ? disc_hu : NULL, BODY_REACH_MM, &fit) == 0 &&
+                               k != 1 ? disc_hu : NULL, BODY_REACH_MM, beyond, &fit) == 0 &&
                    fabs(fit.lo - lo) < BODY_REACH_MM + 1 && fabs(fit.hi - hi) < BODY_REACH_MM + 1) {
             h[k] = fit.hi - fit.lo;
             ep->a[k] = a, ep->lo[k] = fit.lo, ep->hi[k] = fit.hi;

@@ -62,7 +62,8 @@ void mx_profile_merge(mx_profile *p, int j);
  * resolve it (thick slices); NAN lets the fit estimate it. reach (mm) is how far the body's
  * own surfaces may move from lo/hi (NAN: about half a voxel, trusting the mask). disc_hu
  * (NULL: solved for) holds the HU of the disc below and above when known from a line where
- * the discs are resolved. */
+ * the discs are resolved. beyond (NULL: both) says whether the anatomy has a body below
+ * (lo side) and above: past the end of the column the surfaces do not reach outward. */
 typedef struct mx_edge_fit {
     double lo, hi;
     double bone_hu, rim_excess;
@@ -71,7 +72,7 @@ typedef struct mx_edge_fit {
 } mx_edge_fit;
 
 int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                const double *disc_hu, double reach, mx_edge_fit *out);
+                const double *disc_hu, double reach, const int *beyond, mx_edge_fit *out);
 /* One wall crossed going outward (direction +s), for measuring the cortical rim where the
  * resolution allows: returns the rim excess (HU × mm) or NAN, and the residual in *sse. */
 double mx_fit_wall_rim(const mx_profile *p, double e0, double *sse);
