@@ -252,6 +252,32 @@ static int add_sacral_disc(const sp_ctx *c, sp_disc *cand, int nc) {
     return nc + 1;
 }
 
+/* With the pedicle runs trusted (pedicles.c) they say how many vertebrae lie between two
+ * discs: none means one of the two is no disc, two or more that the profile missed a disc
+ * there (filled in afterwards), and the spacing is then judged per vertebra. */
+#define EMPTY_COST 2.0
+#define MISSED_COST 10.0 /* per disc filled in from the pedicles alone: a weak dip at about
+                            the right place is likelier the disc than the guess */
+static double missed_cost(int runs) { return runs > 1 ? (runs - 1) * MISSED_COST : 0; }
+
+static double step_cost(const sp_ctx *c, double a, double b, double *pitch) {
+    double p = b - a;
+    int n = sp_pedicle_runs_between(c, a, b);
+    if (n < 2) {
+        *pitch = p;
+        return pitch_cost(p) + (n == 0 ? EMPTY_COST : 0);
+    }
+    *pitch = p / n;
+    return n * pitch_cost(p / n) + missed_cost(n);
+}
+
+/* Pedicle runs between s and the cranial (or caudal) end of the view; 0 when not trusted. */
+static int end_runs(const sp_ctx *c, double s, int cranial) {
+    double far = (cranial ? 1 : -1) * c->zcran > 0 ? 1e9 : -1e9;
+    int n = sp_pedicle_runs_between(c, s, far);
+    return n > 0 ? n : 0;
+}
+
 static int choose_discs(sp_ctx *c, const sp_disc *cand, int nc) {
     c->n_discs = 0;
     if (nc == 0) return 0;
@@ -263,7 +289,9 @@ static int choose_discs(sp_ctx *c, const sp_disc *cand, int nc) {
         free(prev);
         return -1;
     }
-    double top = 0; /* no disc at all unless some chain has positive evidence */
+    /* no disc at all unless some chain has positive evidence; where the pedicles show the
+     * vertebrae, no disc at all leaves every one of them unsplit, a miss at each disc */
+    double top = c->ped_ok ? -missed_cost(c->n_ped) : 0;
     int top_i = -1, top_j = -1; /* top_i < 0: chain of the single disc top_j */
     /* what it costs for each candidate to be the chain's end at low s and at high s */
     double *e_lo = malloc((size_t)nc * sizeof *e_lo), *e_hi = malloc((size_t)nc * sizeof *e_hi);
@@ -276,7 +304,9 @@ static int choose_discs(sp_ctx *c, const sp_disc *cand, int nc) {
     }
     double s_end = cranial_end(c);
     for (int i = 0; i < nc; i++) {
-        double cran = end_cost(fabs(s_end - cand[i].s)), caud = sacral_cost(c, cand[i].s);
+        int kc = end_runs(c, cand[i].s, 1), kd = end_runs(c, cand[i].s, 0);
+        double cran = end_cost(fabs(s_end - cand[i].s) / (kc > 1 ? kc : 1)) + missed_cost(kc),
+               caud = sacral_cost(c, cand[i].s) + missed_cost(kd);
         e_lo[i] = c->zcran > 0 ? caud : cran;
         e_hi[i] = c->zcran > 0 ? cran : caud;
     }
@@ -287,12 +317,13 @@ static int choose_discs(sp_ctx *c, const sp_disc *cand, int nc) {
             top_j = j;
         }
         for (int i = 0; i < j; i++) {
-            double p = cand[j].s - cand[i].s;
-            double v = cand[i].gain + cand[j].gain - pitch_cost(p) - e_lo[i];
+            double p, cost = step_cost(c, cand[i].s, cand[j].s, &p);
+            double v = cand[i].gain + cand[j].gain - cost - e_lo[i];
             int pv = -1;
             for (int k = 0; k < i; k++) {
-                double w = best[(size_t)i * nc + k] + cand[j].gain - pitch_cost(p) -
-                           neighbour_cost(cand[i].s - cand[k].s, p);
+                double pk;
+                step_cost(c, cand[k].s, cand[i].s, &pk);
+                double w = best[(size_t)i * nc + k] + cand[j].gain - cost - neighbour_cost(pk, p);
                 if (w > v) {
                     v = w;
                     pv = k;
@@ -394,6 +425,7 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
                 c->discs[i] = c->discs[j];
                 c->discs[j] = t;
             }
+    sp_pedicle_fill_missed(c);
     free(raw);
     free(q);
     free(buf);

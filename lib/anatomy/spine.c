@@ -1,7 +1,7 @@
 /* os_anatomy_find_spine: checks the volume can be read as an axial CT, then runs the steps
- * in order — bone thresholds, spinal canal, per-slice bodies, centre line, discs, 3D body
- * masks, trabecular ROIs, ribs, sacrum, labels — and frees the scratch. Each step is in its
- * own file; this one only owns the memory and the order. */
+ * in order — bone thresholds, spinal canal, per-slice bodies, centre line, top of the sacrum,
+ * pedicles, discs, 3D body masks, trabecular ROIs, ribs, sacrum, labels — and frees the
+ * scratch. Each step is in its own file; this one only owns the memory and the order. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -132,6 +132,7 @@ int os_anatomy_find_spine(const os_volume *vol, const os_anatomy_opts *opts, os_
     if (!rc) rc = sp_bodies_segment(&c, err);
     if (!rc) rc = sp_centreline_fit(&c, err);
     if (!rc) sp_sacrum_top(&c);
+    if (!rc) sp_pedicles_find(&c);
     if (!rc) rc = sp_discs_find(&c, err);
     if (!rc) rc = sp_masks_build(&c, err);
     if (!rc) rc = sp_trab_build(&c, err);

@@ -1,6 +1,6 @@
 /* Shared state of the spine finder (lib/anatomy): the steps (bone.c, canal.c, bodies.c,
- * discs.c, masks.c, ribs.c, sacrum.c, labels.c) read and fill one sp_ctx in order, so each
- * file can be read on its own. Not a public header. */
+ * pedicles.c, discs.c, masks.c, ribs.c, sacrum.c, labels.c) read and fill one sp_ctx in
+ * order, so each file can be read on its own. Not a public header. */
 #ifndef OS_ANATOMY_SPINE_INTERNAL_H
 #define OS_ANATOMY_SPINE_INTERNAL_H
 
@@ -22,6 +22,13 @@ typedef struct sp_disc {
     double width;      /* mm between the points where the dip is back up to half its depth */
     double gain;       /* evidence that it is a disc, weighed when the chain is chosen */
 } sp_disc;
+
+/* The s extent of one run of slices showing pedicles (pedicles.c). */
+typedef struct sp_run {
+    double lo, hi;
+    int at_edge;       /* touches the end of the spine in view: maybe cut */
+} sp_run;
+#define SP_MAX_RUNS 24
 
 typedef struct sp_ctx {
     const os_volume *vol;
@@ -67,6 +74,11 @@ typedef struct sp_ctx {
     double s_min, s_max;     /* arc length range of the spine inside the scan */
     double s_sacrum;         /* arc length of the top of the sacral alae; NAN when not seen */
 
+    /* Pedicle runs above the sacrum, in s order: one per vertebra, on the upper half of its
+     * body. Trusted (ped_ok) only when they come as regularly as vertebrae do. */
+    sp_run ped[SP_MAX_RUNS];
+    int n_ped, ped_ok;
+
     /* Per vertebra (index into a->vertebrae): whether its rib status could be judged (a
      * body cut by the scan may have its rib out of view), and whether it is sacral. */
     int rib_known[OS_MAX_VERTEBRAE];
@@ -92,6 +104,9 @@ int sp_canal_track(sp_ctx *c, os_error *err);           /* canal.c */
 int sp_bodies_segment(sp_ctx *c, os_error *err);        /* bodies.c: per-slice bodies */
 int sp_centreline_fit(sp_ctx *c, os_error *err);        /* axis.c */
 void sp_sacrum_top(sp_ctx *c);                          /* sacrum.c: s_sacrum, before discs */
+void sp_pedicles_find(sp_ctx *c);                       /* pedicles.c: before discs */
+int sp_pedicle_runs_between(const sp_ctx *c, double a, double b); /* -1: no trusted runs */
+void sp_pedicle_fill_missed(sp_ctx *c);                 /* after the chain of discs */
 int sp_discs_find(sp_ctx *c, os_error *err);            /* discs.c */
 int sp_masks_build(sp_ctx *c, os_error *err);           /* masks.c: 3D body masks, vertebrae */
 int sp_trab_build(sp_ctx *c, os_error *err);            /* trab.c */

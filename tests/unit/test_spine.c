@@ -318,6 +318,23 @@ static void test_phantom_junction_fractures(void **state) {
     check_phantom(&o, 1);
 }
 
+/* A severe biconcave T12 on thick slices: its concave endplates fill the slab of the disc
+ * above it, so the profile shows no dip there but one in the middle of T11. The pedicles
+ * (one run per vertebra) must still give T10, T11 and T12 a body each. */
+static void test_phantom_biconcave_thick(void **state) {
+    (void)state;
+    os_phantom_opts o;
+    os_phantom_defaults(&o);
+    o.seed = 1012;
+    os_phantom_randomize(&o);
+    set_geometry(&o, OS_T11, OS_PHANTOM_S1, 2.04, 4.22, 22.7);
+    o.rows = o.cols = 186;
+    for (int l = 0; l < OS_PHANTOM_LEVELS; l++) o.deformity[l] = OS_PHANTOM_INTACT;
+    o.deformity[OS_T12] = OS_PHANTOM_BICONCAVE;
+    o.height_loss[OS_T12] = 0.434;
+    check_phantom(&o, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_names),
@@ -328,6 +345,7 @@ int main(void) {
         cmocka_unit_test(test_phantom_coarse_thick_noisy),
         cmocka_unit_test(test_phantom_lumbosacral_fracture),
         cmocka_unit_test(test_phantom_junction_fractures),
+        cmocka_unit_test(test_phantom_biconcave_thick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
