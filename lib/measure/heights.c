@@ -26,6 +26,11 @@
 #define BODY_REACH_MM 10.0 /* a grade 3 wedge or biconcave body drops its endplate ~10 mm */
 #define WALL_REACH_MM 20.0  /* how far inside the mask's AP extent a wall may be found: the mask can take in
                             * the aorta or crus lying against the body, over 15 mm */
+/* A fit whose "body" is this much darker than the body's middle line fitted a disc, fat or
+ * a vein instead of this body: the trabecular bone of one body varies less (the
+ * basivertebral vein darkens the posterior line by about 20 HU; a crushed body's middle can
+ * be 50 HU brighter). Sclerosis brightens, so only darker counts. */
+#define UNLIKE_BONE_HU 60.0
 
 typedef struct frame {
     double c[3], ax[3], ap[3], lat[3];
@@ -253,8 +258,8 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
     static const int ORDER[3] = {1, 0, 2};
     /* The axis points cranially and the vertebrae run cranial to caudal. */
     const int beyond[2] = {i + 1 < an->n_vertebrae, i > 0};
-    double h[3], disc_hu[2] = {NAN, NAN};
-    int fallback = 0, failed = 0;
+    double h[3], disc_hu[2] = {NAN, NAN}, mid_bone = NAN;
+    int fallback = 0, failed = 0, unlike = 0;
     for (int o = 0; o < 3; o++) {
         int k = ORDER[o];
         double a = post + U[k] * vm->ap_depth_mm, lo = NAN, hi = NAN;
@@ -282,8 +287,13 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
                                neighbour_surface(g, an, &f, a, label, hi, 1, MARGIN_MM), rim,
                                k != 1 ? disc_hu : NULL, BODY_REACH_MM, beyond, &fit) == 0 &&
                    fabs(fit.lo - lo) < BODY_REACH_MM + 1 && fabs(fit.hi - hi) < BODY_REACH_MM + 1) {
-            h[k] = fit.hi - fit.lo;
-            ep->a[k] = a, ep->lo[k] = fit.lo, ep->hi[k] = fit.hi;
+            if (k == 1) mid_bone = fit.bone_hu;
+            if (k != 1 && fit.bone_hu < mid_bone - UNLIKE_BONE_HU) {
+                unlike++, failed++;
+            } else {
+                h[k] = fit.hi - fit.lo;
+                ep->a[k] = a, ep->lo[k] = fit.lo, ep->hi[k] = fit.hi;
+            }
             if (k == 1 && sigma > THIN_SIGMA_MM) resolved_discs(&fit, disc_hu);
         } else {
             h[k] = hi - lo; /* the mask's own extent: coarser, but honest */
@@ -293,7 +303,10 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
         mx_profile_free(&p);
     }
     vm->h_ant = h[0], vm->h_mid = h[1], vm->h_post = h[2];
-    if (failed)
+    if (unlike)
+        snprintf(vm->note, sizeof vm->note,
+                 "%d of 3 heights not measured: the HU profile there shows no bone like the body's middle", unlike);
+    else if (failed)
         snprintf(vm->note, sizeof vm->note, "%d of 3 heights not measured: the body runs off the scan or its mask",
                  failed);
     else if (fallback)
