@@ -39,26 +39,20 @@ static double tallest(const os_vertebra_measure *v) {
 
 /* A neighbour's posterior height is the reference: it survives wedge fractures, and a
  * neighbour that is itself fractured or cut by the field of view is no reference at all. */
-static int usable_neighbour(const os_anatomy *a, const os_measurements *m, int j, const int *grade_within) {
+static int usable_neighbour(const os_anatomy *a, const os_measurements *m, int j, const int *grade_within,
+                            const int *fractured) {
     if (j < 0 || j >= m->n_vertebrae || j >= a->n_vertebrae) return 0;
-    if (a->vertebrae[j].cut_by_fov || grade_within[j] != 0) return 0;
+    if (a->vertebrae[j].cut_by_fov || grade_within[j] != 0 || fractured[j]) return 0;
     return isfinite(m->vertebrae[j].h_post) && m->vertebrae[j].h_post > 0;
 }
 
 /* Not graded because it is S1; os_measure_genant_grade's -1 means not measurable. */
 enum { GRADE_SACRUM = -2 };
 
-void mx_genant_all(const os_anatomy *a, os_measurements *m) {
-    int gw[OS_MAX_VERTEBRAE], which[OS_MAX_VERTEBRAE];
-    double rw[OS_MAX_VERTEBRAE];
-    for (int i = 0; i < m->n_vertebrae; i++) {
-        which[i] = -1;
-        rw[i] = within(&m->vertebrae[i], &which[i]);
-        gw[i] = os_measure_genant_grade(rw[i]);
-        /* Genant grades vertebral bodies; S1 is fused into the sacrum and wedged by nature,
-         * so it is neither graded nor a reference for L5. */
-        if (i < a->n_vertebrae && a->vertebrae[i].level == OS_S1) gw[i] = GRADE_SACRUM;
-    }
+/* Grades every vertebra, within and against its neighbours, with the bodies marked in
+ * `fractured` left out as references. */
+static void grade_all(const os_anatomy *a, os_measurements *m, const int *gw, const int *which,
+                      const int *fractured) {
     for (int i = 0; i < m->n_vertebrae; i++) {
         os_vertebra_measure *v = &m->vertebrae[i];
         v->ratio_neighbours = NAN;
@@ -77,7 +71,7 @@ void mx_genant_all(const os_anatomy *a, os_measurements *m) {
                 if (a->vertebrae[i].level >= 0 && a->vertebrae[j].level >= 0 &&
                     abs(a->vertebrae[j].level - a->vertebrae[i].level) != step)
                     break; /* a gap in the labels: not the next vertebrae */
-                if (!usable_neighbour(a, m, j, gw)) continue;
+                if (!usable_neighbour(a, m, j, gw, fractured)) continue;
                 href[side] = m->vertebrae[j].h_post, dist[side] = step;
                 break;
             }
@@ -111,4 +105,24 @@ void mx_genant_all(const os_anatomy *a, os_measurements *m) {
         }
         snprintf(v->deformity, sizeof v->deformity, "%s", def);
     }
+}
+
+void mx_genant_all(const os_anatomy *a, os_measurements *m) {
+    int gw[OS_MAX_VERTEBRAE], which[OS_MAX_VERTEBRAE], fractured[OS_MAX_VERTEBRAE] = {0};
+    for (int i = 0; i < m->n_vertebrae; i++) {
+        which[i] = -1;
+        gw[i] = os_measure_genant_grade(within(&m->vertebrae[i], &which[i]));
+        /* Genant grades vertebral bodies; S1 is fused into the sacrum and wedged by nature,
+         * so it is neither graded nor a reference for L5. */
+        if (i < a->n_vertebrae && a->vertebrae[i].level == OS_S1) gw[i] = GRADE_SACRUM;
+    }
+    grade_all(a, m, gw, which, fractured);
+    /* A uniformly crushed body keeps its shape, so only the first pass against its
+     * neighbours shows it; two crushed neighbours would otherwise each be the other's
+     * reference and both pass as normal. The bodies that pass found moderately or severely
+     * fractured are left out as references, and all are graded again. */
+    int again = 0;
+    for (int i = 0; i < m->n_vertebrae; i++)
+        if (m->vertebrae[i].genant_grade >= 2 && gw[i] == 0) fractured[i] = again = 1;
+    if (again) grade_all(a, m, gw, which, fractured);
 }

@@ -18,6 +18,7 @@
 #include "osteoscout/anatomy.h"
 #include "osteoscout/measure.h"
 #include "osteoscout/volume.h"
+#include "../../lib/measure/measure_internal.h" /* mx_genant_all: grading alone */
 
 /* ---- a tiny deterministic noise source ----
  * Each scene reseeds it from its own geometry (make_spine), so a scene's noise does not
@@ -382,6 +383,30 @@ static void test_crush_against_neighbours(void **state) {
     free_scene(&sc);
 }
 
+/* Two neighbours crushed alike: each must not be the other's reference, or both read as
+ * only moderately smaller than a reference that is itself crushed. Heights are given, not
+ * rendered: the grading alone is under test. */
+static void test_adjacent_crushes(void **state) {
+    (void)state;
+    static os_anatomy a;
+    static os_measurements m;
+    memset(&a, 0, sizeof a);
+    memset(&m, 0, sizeof m);
+    a.n_vertebrae = m.n_vertebrae = 6;
+    for (int i = 0; i < 6; i++) {
+        int crushed = i == 2 || i == 3; /* L1 and L2, 45 % each: Genant 3 */
+        a.vertebrae[i].level = m.vertebrae[i].level = OS_T11 + i;
+        m.vertebrae[i].h_ant = m.vertebrae[i].h_post = crushed ? 14.3 : 26;
+        m.vertebrae[i].h_mid = crushed ? 14.0 : 25;
+    }
+    mx_genant_all(&a, &m);
+    for (int i = 0; i < 6; i++) {
+        int crushed = i == 2 || i == 3;
+        assert_int_equal(m.vertebrae[i].genant_grade, crushed ? 3 : 0);
+        if (crushed) assert_string_equal(m.vertebrae[i].deformity, "crush");
+    }
+}
+
 /* A body mask split inside a body (as a segmentation can do across a mid-body fracture
  * line or a basivertebral vein): body 2 keeps only its upper part, its lower part is given
  * to body 3. Body 2 is intact, so the pipeline must not grade it as crushed: its heights
@@ -722,6 +747,7 @@ int main(void) {
         cmocka_unit_test(test_heights_3mm_tilted_coarse_pixels),
         cmocka_unit_test(test_wedge_grade3),
         cmocka_unit_test(test_crush_against_neighbours),
+        cmocka_unit_test(test_adjacent_crushes),
         cmocka_unit_test(test_wedge_loose_mask),
         cmocka_unit_test(test_split_mask_not_graded),
     };
