@@ -339,6 +339,34 @@ static double posterior_gap(const mx_endplates *up, const mx_endplates *dn) {
     return d;
 }
 
+/* A body under this share of an adjacent intact body's posterior height at every line is a
+ * sliver cut off a body at a wrongly placed disc far more often than a vertebra plana, and
+ * its "trabecular" HU is then endplate cortex: both are withheld, with a warning to review. */
+#define SLIVER_RATIO 0.35
+
+static void withhold_slivers(const os_anatomy *an, os_measurements *m) {
+    for (int i = 0; i < m->n_vertebrae; i++) {
+        os_vertebra_measure *vm = &m->vertebrae[i];
+        double tallest = fmax(vm->h_ant, fmax(vm->h_mid, vm->h_post)), ref = NAN; /* fmax skips NAN */
+        for (int j = i - 1; j <= i + 1; j += 2) {
+            if (j < 0 || j >= m->n_vertebrae || an->vertebrae[j].cut_by_fov) continue;
+            if (an->vertebrae[i].level >= 0 && an->vertebrae[j].level >= 0 &&
+                abs(an->vertebrae[j].level - an->vertebrae[i].level) != 1)
+                continue;
+            if (isfinite(m->vertebrae[j].h_post) && !(m->vertebrae[j].h_post <= ref)) ref = m->vertebrae[j].h_post;
+        }
+        if (!isfinite(tallest) || !isfinite(ref) || tallest >= SLIVER_RATIO * ref) continue;
+        vm->h_ant = vm->h_mid = vm->h_post = vm->ratio_min_max = NAN;
+        vm->trab_hu_mean = vm->trab_hu_median = NAN;
+        snprintf(vm->note, sizeof vm->note,
+                 "heights and attenuation withheld: the body is under %.0f %% of its neighbour's height at every "
+                 "line (a body split at a misplaced disc, or vertebra plana)",
+                 100 * SLIVER_RATIO);
+        mx_warn(m, "%s: body under %.0f %% of its neighbour's height: vertebra plana or a segmentation error, review",
+                os_level_name(vm->level), 100 * SLIVER_RATIO);
+    }
+}
+
 void mx_heights_check(const os_anatomy *an, const mx_endplates *ep, os_measurements *m) {
     int bad[OS_MAX_VERTEBRAE] = {0};
     for (int i = 0; i + 1 < m->n_vertebrae; i++) {
@@ -357,4 +385,5 @@ void mx_heights_check(const os_anatomy *an, const mx_endplates *ep, os_measureme
         mx_warn(m, "%s: heights withheld and not graded (the body's extent was not found reliably)",
                 os_level_name(vm->level));
     }
+    withhold_slivers(an, m);
 }

@@ -407,6 +407,33 @@ static void test_adjacent_crushes(void **state) {
     }
 }
 
+/* A sliver (a body split at a misplaced disc) is withheld with a warning; a severe crush
+ * that keeps over a third of its neighbours' height is not. */
+static void test_sliver_withheld(void **state) {
+    (void)state;
+    static os_anatomy a;
+    static os_measurements m;
+    mx_endplates ep[5];
+    memset(&a, 0, sizeof a);
+    memset(&m, 0, sizeof m);
+    a.n_vertebrae = m.n_vertebrae = 5;
+    static const double tall[5] = {25, 3.7, 25, 12, 26}; /* T12 a sliver, L2 crushed 54 % */
+    for (int i = 0; i < 5; i++) {
+        a.vertebrae[i].level = m.vertebrae[i].level = OS_T11 + i;
+        m.vertebrae[i].h_ant = m.vertebrae[i].h_mid = m.vertebrae[i].h_post = tall[i];
+        m.vertebrae[i].trab_hu_mean = m.vertebrae[i].trab_hu_median = i == 1 ? 367 : 110;
+        for (int k = 0; k < 3; k++) ep[i].a[k] = ep[i].lo[k] = ep[i].hi[k] = NAN;
+    }
+    mx_heights_check(&a, ep, &m);
+    assert_true(isnan(m.vertebrae[1].h_ant) && isnan(m.vertebrae[1].h_post));
+    assert_true(isnan(m.vertebrae[1].trab_hu_mean));
+    assert_non_null(strstr(m.vertebrae[1].note, "withheld"));
+    assert_int_equal(m.n_warnings, 1);
+    assert_non_null(strstr(m.warnings[0], "T12"));
+    for (int i = 0; i < 5; i++)
+        if (i != 1) assert_true(m.vertebrae[i].h_post == tall[i] && m.vertebrae[i].trab_hu_mean == 110);
+}
+
 /* A body mask split inside a body (as a segmentation can do across a mid-body fracture
  * line or a basivertebral vein): body 2 keeps only its upper part, its lower part is given
  * to body 3. Body 2 is intact, so the pipeline must not grade it as crushed: its heights
@@ -748,6 +775,7 @@ int main(void) {
         cmocka_unit_test(test_wedge_grade3),
         cmocka_unit_test(test_crush_against_neighbours),
         cmocka_unit_test(test_adjacent_crushes),
+        cmocka_unit_test(test_sliver_withheld),
         cmocka_unit_test(test_wedge_loose_mask),
         cmocka_unit_test(test_split_mask_not_graded),
     };
