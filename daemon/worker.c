@@ -32,8 +32,8 @@ static void run_job(uv_work_t *req) {
     os_measure_opts mo;
     os_pipeline_measure_opts(&s->d->cfg, &mo);
     /* The workers already run jobs side by side: each takes its share of the CPUs. */
-    int workers = s->d->cfg.workers_count > 0 ? s->d->cfg.workers_count : 1;
-    mo.threads = os_cpu_count() / workers > 1 ? os_cpu_count() / workers : 1;
+    int workers = s->d->cfg.workers_count > 0 ? s->d->cfg.workers_count : 1, share = os_cpu_count() / workers;
+    mo.threads = share > 1 ? share : 1;
     char outbox[4200];
     snprintf(outbox, sizeof outbox, "%s/outbox/%lld", s->d->cfg.node_data_dir, (long long)s->job.id);
     os_report_opts ro;

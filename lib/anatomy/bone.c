@@ -84,10 +84,6 @@ static int denoise(sp_ctx *c) {
     return 0;
 }
 
-static int cmp_int(const void *a, const void *b) {
-    return *(const int *)a - *(const int *)b;
-}
-
 /* Median absolute difference of pixels lag apart along x, both in soft tissue, on a few
  * slices. At lag 1 on the raw HU that is the image noise; on a smoothed copy the lag is taken
  * past the kernel, so the two pixels are independent and the difference measures the noise
@@ -108,7 +104,7 @@ static double noise_estimate(const sp_ctx *c, const int16_t *vol, int lag) {
     }
     double sd = 15.0;
     if (n > 1000) {
-        qsort(d, n, sizeof *d, cmp_int);
+        qsort(d, n, sizeof *d, sp_cmp_int);
         sd = 1.4826 * d[n / 2] / sqrt(2.0);
     }
     free(d);

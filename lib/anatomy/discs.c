@@ -58,11 +58,6 @@ static double z_of_s(const sp_ctx *c, double s) {
     return z + (b > a ? (s - a) / (b - a) : 0);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Local median body half-width and half-depth around slice z (full cross-sections only). */
 static void local_size(const sp_ctx *c, int z, double amax, double *hw, double *hd, double *buf) {
     int win = (int)ceil(25.0 / c->sz), n = 0;
@@ -73,12 +68,12 @@ static void local_size(const sp_ctx *c, int z, double amax, double *hw, double *
         *hd = 15;
         return;
     }
-    qsort(buf, (size_t)n, sizeof *buf, cmp_double);
+    qsort(buf, (size_t)n, sizeof *buf, sp_cmp_double);
     *hw = buf[n / 2];
     n = 0;
     for (int k = z - win; k <= z + win; k++)
         if (k >= c->z_lo && k <= c->z_hi && c->body_area[k] > 0.4 * amax) buf[n++] = c->body_halfd[k];
-    qsort(buf, (size_t)n, sizeof *buf, cmp_double);
+    qsort(buf, (size_t)n, sizeof *buf, sp_cmp_double);
     *hd = buf[n / 2];
 }
 
@@ -193,7 +188,7 @@ static double neighbour_cost(double p1, double p2) {
 static double reference_depth(const sp_disc *cand, int nc, double len_mm, double *buf) {
     if (nc == 0) return 1;
     for (int i = 0; i < nc; i++) buf[i] = -cand[i].depth;
-    qsort(buf, (size_t)nc, sizeof *buf, cmp_double);
+    qsort(buf, (size_t)nc, sizeof *buf, sp_cmp_double);
     int n = (int)(len_mm / 40.0);
     if (n < 1) n = 1;
     if (n > nc) n = nc;

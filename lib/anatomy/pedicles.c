@@ -30,11 +30,6 @@
 #define FILL_AT 0.35    /* the disc sits in the caudal part of the gap: above it lies the
                            lower half of the next body, which has no pedicle */
 
-static int cmp_int(const void *a, const void *b) {
-    int x = *(const int *)a, y = *(const int *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Bright bone beside the front part of the canal on the weaker side of slice z. */
 static int slice_score(const sp_ctx *c, int z) {
     int n[2] = {0, 0};
@@ -66,11 +61,6 @@ static int above_sacrum(const sp_ctx *c, double s) {
     return c->zcran > 0 ? s > c->s_sacrum + SACRUM_CLEAR_MM : s < c->s_sacrum - SACRUM_CLEAR_MM;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Runs come as vertebrae do: short, spaced one vertebra apart, and near the median spacing
  * (a crushed body shortens one spacing; a run missed doubles one, and pedicles found twice
  * per vertebra halve them all: then the runs are not used at all). */
@@ -90,7 +80,7 @@ static int runs_regular(const sp_ctx *c) {
     if (ng < 2) return 0;
     double sorted[SP_MAX_RUNS];
     for (int i = 0; i < ng; i++) sorted[i] = gaps[i];
-    qsort(sorted, (size_t)ng, sizeof *sorted, cmp_double);
+    qsort(sorted, (size_t)ng, sizeof *sorted, sp_cmp_double);
     double med = sorted[ng / 2];
     if (med < MEDIAN_MIN_MM) return 0;
     for (int i = 0; i < ng; i++) {
@@ -116,7 +106,7 @@ void sp_pedicles_find(sp_ctx *c) {
         score[z - c->z_lo] = above_sacrum(c, c->s_of_z[z]) ? slice_score(c, z) : -1;
         if (score[z - c->z_lo] >= 0) sorted[m++] = score[z - c->z_lo];
     }
-    qsort(sorted, (size_t)m, sizeof *sorted, cmp_int);
+    qsort(sorted, (size_t)m, sizeof *sorted, sp_cmp_int);
     int ref = m ? sorted[(int)(0.8 * (m - 1))] : 0;
     free(sorted);
     double cut = RUN_SHARE * ref;

@@ -37,11 +37,6 @@ static double lateral_reach(const sp_ctx *c, int z, double mid_x, double a_lo, d
     return reach;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The typical half width of a body here: the median over pieces of their widest slice. The
  * sacral piece's own width is no reference, as its outline already takes in part of the alae. */
 static double reference_half_width(const sp_ctx *c) {
@@ -55,7 +50,7 @@ static double reference_half_width(const sp_ctx *c) {
         if (m > 0) w[n++] = m;
     }
     if (!n) return 25;
-    qsort(w, (size_t)n, sizeof *w, cmp_double);
+    qsort(w, (size_t)n, sizeof *w, sp_cmp_double);
     return w[n / 2];
 }
 
@@ -83,7 +78,7 @@ static double slice_half_width(const sp_ctx *c) {
         if (c->body_area[z] > 0.5 * amax) w[n++] = c->body_halfw[z];
     double r = 25;
     if (n) {
-        qsort(w, (size_t)n, sizeof *w, cmp_double);
+        qsort(w, (size_t)n, sizeof *w, sp_cmp_double);
         r = w[n / 2];
     }
     free(w);

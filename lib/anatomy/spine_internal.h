@@ -30,6 +30,17 @@ typedef struct sp_run {
 } sp_run;
 #define SP_MAX_RUNS 24
 
+/* qsort orders for the steps' medians and quantiles. */
+static inline int sp_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static inline int sp_cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return x < y ? -1 : x > y;
+}
+
 typedef struct sp_ctx {
     const os_volume *vol;
     const os_anatomy_opts *opts;

@@ -256,8 +256,11 @@ static double sse(const mx_profile *p, model *m, double *levels) {
     }
     int merged = 0;
     for (int i = 0; i < nr; i++) {
-        if (merged && run_a[i] <= run_b[merged - 1]) run_b[merged - 1] = run_b[merged - 1] > run_b[i] ? run_b[merged - 1] : run_b[i];
-        else run_a[merged] = run_a[i], run_b[merged++] = run_b[i];
+        if (merged && run_a[i] <= run_b[merged - 1]) {
+            if (run_b[i] > run_b[merged - 1]) run_b[merged - 1] = run_b[i];
+        } else {
+            run_a[merged] = run_a[i], run_b[merged++] = run_b[i];
+        }
     }
     double st_edge[4], st_rim[4][2], kappa;
     int j = 0;

@@ -280,6 +280,17 @@ static void run_phantom(uint64_t seed, int z_from, int z_to, double pixel, doubl
     check_phantom(&o, check_labels);
 }
 
+/* A phantom drawn as the bench draws one (os_phantom_randomize from the seed), then pinned to
+ * the geometry of the bench case being rebuilt. */
+static void bench_phantom(os_phantom_opts *o, uint64_t seed, int z_from, int z_to, double pixel, double spacing,
+                          double noise, int matrix) {
+    os_phantom_defaults(o);
+    o->seed = seed;
+    os_phantom_randomize(o);
+    set_geometry(o, z_from, z_to, pixel, spacing, noise);
+    o->rows = o->cols = matrix;
+}
+
 static void test_phantom_fine(void **state) {
     (void)state;
     run_phantom(7, OS_T11, OS_PHANTOM_S1, 0.8, 2.5, 15, -1, 1);
@@ -304,11 +315,7 @@ static void test_phantom_lumbosacral_fracture(void **state) {
 static void test_phantom_junction_fractures(void **state) {
     (void)state;
     os_phantom_opts o;
-    os_phantom_defaults(&o);
-    o.seed = 1003;
-    os_phantom_randomize(&o);
-    set_geometry(&o, OS_T11, OS_PHANTOM_S1, 2.85, 2.52, 14.3);
-    o.rows = o.cols = 133;
+    bench_phantom(&o, 1003, OS_T11, OS_PHANTOM_S1, 2.85, 2.52, 14.3, 133);
     o.deformity[OS_T11] = OS_PHANTOM_WEDGE;
     o.height_loss[OS_T11] = 0.42;
     o.deformity[OS_T12] = OS_PHANTOM_BICONCAVE;
@@ -324,11 +331,7 @@ static void test_phantom_junction_fractures(void **state) {
 static void test_phantom_biconcave_thick(void **state) {
     (void)state;
     os_phantom_opts o;
-    os_phantom_defaults(&o);
-    o.seed = 1012;
-    os_phantom_randomize(&o);
-    set_geometry(&o, OS_T11, OS_PHANTOM_S1, 2.04, 4.22, 22.7);
-    o.rows = o.cols = 186;
+    bench_phantom(&o, 1012, OS_T11, OS_PHANTOM_S1, 2.04, 4.22, 22.7, 186);
     for (int l = 0; l < OS_PHANTOM_LEVELS; l++) o.deformity[l] = OS_PHANTOM_INTACT;
     o.deformity[OS_T12] = OS_PHANTOM_BICONCAVE;
     o.height_loss[OS_T12] = 0.434;
