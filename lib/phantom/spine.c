@@ -128,9 +128,22 @@ static double default_trab(int vi) {
     return t[vi];
 }
 
+/* Where a body's endplates stand for stacking the column: its middle height, fractured or
+ * not, except that a biconcave body stacks at its intact middle height. Its rim keeps its
+ * height and the disc nucleus fills the cavity, so its neighbours do not move in; stacked at
+ * the caved-in middle, a severe one's rim would run into the next body. */
+static double stack_sup(const ph_vertebra *v) {
+    return v->deformity == OS_PHANTOM_BICONCAVE ? v->H / 2 - v->cv : ph_endplate_sup(v, 0.5);
+}
+
+static double stack_inf(const ph_vertebra *v) {
+    return v->deformity == OS_PHANTOM_BICONCAVE ? -v->H / 2 + v->cv : ph_endplate_inf(v, 0.5);
+}
+
 /* Lays T8 … L5 from the S1 endplate upwards along the arc, each body at its fractured
- * middle height so discs keep their thickness, then bends the arc into the lordosis. The
- * L3 body centre lands at y = 45 mm × scale, z = 0 at the S1 endplate centre. */
+ * middle height (a biconcave one at its intact height: stack_sup) so discs keep their
+ * thickness, then bends the arc into the lordosis. The L3 body centre lands at
+ * y = 45 mm × scale, z = 0 at the S1 endplate centre. */
 void ph_spine_layout(ph_model *m) {
     double bs = m->bone_scale, s_org[PH_NV];
     for (int i = 0; i < PH_NV; i++) {
@@ -160,8 +173,8 @@ void ph_spine_layout(ph_model *m) {
     double s = m->disc_h[PH_NV - 1];
     for (int i = PH_NV - 1; i >= 0; i--) {
         ph_vertebra *v = &m->v[i];
-        s_org[i] = s - ph_endplate_inf(v, 0.5);
-        s = s_org[i] + ph_endplate_sup(v, 0.5);
+        s_org[i] = s - stack_inf(v);
+        s = s_org[i] + stack_sup(v);
         if (i == PH_V_T10 + 2) m->s_top = s; /* top of T12 */
         if (i > 0) s += m->disc_h[i - 1];
     }

@@ -16,6 +16,7 @@
 
 #include "osteoscout/dicom.h"
 #include "osteoscout/phantom.h"
+#include "../../lib/phantom/model.h"
 
 #define N 128
 #define PIXEL 3.0
@@ -237,11 +238,48 @@ static void test_names_and_grades(void **state) {
     assert_int_equal(os_phantom_slice_count(&a, &err), 37);
 }
 
+/* Disc thickness between vertebra i (above) and i + 1 at AP fraction u, along the lower
+ * body's axis. */
+static double disc_gap(const ph_model *m, int i, double u) {
+    const ph_vertebra *up = &m->v[i], *lo = &m->v[i + 1];
+    double d = 0;
+    for (int k = 0; k < 3; k++) {
+        double pu = up->o[k] + (u - 0.5) * up->D * up->ap[k] + ph_endplate_inf(up, u) * up->ax[k];
+        double pl = lo->o[k] + (u - 0.5) * lo->D * lo->ap[k] + ph_endplate_sup(lo, u) * lo->ax[k];
+        d += (pu - pl) * lo->ax[k];
+    }
+    return d;
+}
+
+/* A biconcave fracture caves the endplates in and keeps the rim: the discs keep their
+ * thickness at the rim, and the neighbours do not move into the body (stacked at the
+ * caved-in middle, the rim of a 60 % one closed the disc above it and ran into T11). */
+static void test_biconcave_keeps_discs(void **state) {
+    (void)state;
+    ph_model intact, frac;
+    memset(&intact, 0, sizeof intact);
+    intact.bone_scale = 1;
+    frac = intact;
+    int t12 = os_phantom_level_parse("T12");
+    frac.o.deformity[t12] = OS_PHANTOM_BICONCAVE;
+    frac.o.height_loss[t12] = 0.6;
+    ph_spine_layout(&intact);
+    ph_spine_layout(&frac);
+    int i = PH_V_T10 + t12;
+    for (int side = 0; side < 2; side++) { /* T11/T12 above, T12/L1 below */
+        int up = i - 1 + side;
+        for (double u = 0.1; u <= 0.9; u += 0.4)
+            assert_true(fabs(disc_gap(&frac, up, u) - disc_gap(&intact, up, u)) < 0.3 || u == 0.5);
+        assert_true(disc_gap(&frac, up, 0.5) > disc_gap(&intact, up, 0.5) + 3);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_series),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_names_and_grades),
+        cmocka_unit_test(test_biconcave_keeps_discs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
