@@ -119,6 +119,13 @@ void sp_pedicles_find(sp_ctx *c) {
             ok = 0;
             break;
         }
+        /* One slice at the end of the view is no count: a pedicle cut there after one
+         * slice is not told from a rib head or a facet, and the body it would belong to
+         * lies beyond the view. */
+        if ((start == c->z_lo || z - 1 == c->z_hi) && z - 1 == start) {
+            start = -1;
+            continue;
+        }
         double a = c->s_of_z[start], b = c->s_of_z[z - 1];
         sp_run *r = &c->ped[c->n_ped++];
         r->lo = a < b ? a : b;
