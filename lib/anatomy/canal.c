@@ -16,6 +16,7 @@
 typedef struct cand {
     double x, y; /* full-resolution voxel coordinates */
     double score;
+    double area_mm2;
 } cand;
 
 typedef struct grid {
@@ -158,6 +159,7 @@ static int find_candidates(const sp_ctx *c, grid *g, int z, int thr, int close, 
         out[n].x = (sx / area + 0.5) * g->k - 0.5;
         out[n].y = (sy / area + 0.5) * g->k - 0.5;
         out[n].score = 1.0 + (a_mm2 > 120 ? 0.3 : 0.0);
+        out[n].area_mm2 = a_mm2;
         n++;
     }
     return n;
@@ -216,6 +218,40 @@ static int chain(sp_ctx *c, cand (*cd)[MAX_CAND], const int *nc) {
     c->z_lo = zmin;
     c->z_hi = zmax;
     return n;
+}
+
+/* The canal keeps its size from vertebra to vertebra (the lumbar one is about 1.5 times the
+ * thoracic one), while the inside of an osteoporotic body, no denser than soft tissue and
+ * ringed by its cortex, is a hole 3-5 times as large; with a bright aorta in front it passes
+ * for a canal with a body in front. Where the chain took such holes, they are dropped and
+ * the chain is found again. */
+#define CANAL_AREA_RATIO 2.2
+static int drop_oversized(sp_ctx *c, cand (*cd)[MAX_CAND], int *nc, int n) {
+    double *areas = malloc((size_t)n * sizeof *areas);
+    if (!areas) return n;
+    int k = 0;
+    for (int z = 0; z < c->nz && k < n; z++)
+        if (c->canal_seen[z])
+            for (int i = 0; i < nc[z]; i++)
+                if (cd[z][i].x == c->canal_x[z] && cd[z][i].y == c->canal_y[z]) areas[k++] = cd[z][i].area_mm2;
+    if (k == 0) {
+        free(areas);
+        return n;
+    }
+    qsort(areas, (size_t)k, sizeof *areas, sp_cmp_double);
+    double limit = CANAL_AREA_RATIO * areas[k / 2];
+    int oversized = areas[k - 1] > limit;
+    free(areas);
+    if (!oversized) return n;
+    for (int z = 0; z < c->nz; z++) {
+        int m = 0;
+        for (int i = 0; i < nc[z]; i++)
+            if (cd[z][i].area_mm2 <= limit) cd[z][m++] = cd[z][i];
+        nc[z] = m;
+        c->canal_seen[z] = 0;
+        c->canal_x[z] = c->canal_y[z] = 0;
+    }
+    return chain(c, cd, nc);
 }
 
 /* How many of 8 rays from grid pixel (x, y) meet bone within RAY_MM; *ant: the anterior one. */
@@ -354,6 +390,7 @@ int sp_canal_track(sp_ctx *c, os_error *err) {
         if (!nc[z]) nc[z] = find_candidates(c, &g, z, t_ring, 1, cd[z]);
     }
     int n = chain(c, cd, nc);
+    if (n > 0) n = drop_oversized(c, cd, nc, n);
     if (n < 0) {
         rc = os_error_set(err, -ENOMEM, "out of memory tracking the spinal canal");
         goto done;

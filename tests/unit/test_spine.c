@@ -360,6 +360,21 @@ static void test_phantom_osteoporotic_top(void **state) {
     min_body_extent_mm = 0;
 }
 
+/* Osteoporotic T11 and T12 (81-84 HU) on 4.5 mm slices with a portal-phase aorta in front:
+ * the inside of T11, ringed by its cortex, is a hole like the canal with "bone" in front,
+ * and the canal track once jumped into it; the body was then looked for in front of the
+ * wrong hole and T11 came out in pieces, the top one labelled T10. */
+static void test_phantom_osteoporotic_canal(void **state) {
+    (void)state;
+    os_phantom_opts o;
+    bench_phantom(&o, 1007, OS_T11, OS_PHANTOM_S1, 1.449, 4.53, 28.0, 262);
+    o.deformity[OS_L2] = OS_PHANTOM_CRUSH;
+    o.height_loss[OS_L2] = 0.294;
+    o.deformity[OS_L3] = OS_PHANTOM_CRUSH;
+    o.height_loss[OS_L3] = 0.362;
+    check_phantom(&o, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_names),
@@ -372,6 +387,7 @@ int main(void) {
         cmocka_unit_test(test_phantom_junction_fractures),
         cmocka_unit_test(test_phantom_biconcave_thick),
         cmocka_unit_test(test_phantom_osteoporotic_top),
+        cmocka_unit_test(test_phantom_osteoporotic_canal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
