@@ -102,7 +102,7 @@ int ph_truth_write(const ph_model *m, const os_ct_write *w, const ph_level_truth
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
     cJSON_AddBoolToObject(t, "synthetic", 1);
     cJSON_AddStringToObject(t, "generator", "OsteoScout phantom");
-    cJSON_AddNumberToObject(t, "generator_version", 3);
+    cJSON_AddNumberToObject(t, "generator_version", 4);
     cJSON_AddStringToObject(t, "seed", seed); /* a string: JSON numbers lose 64-bit seeds */
     cJSON_AddStringToObject(t, "study_uid", w->study_uid);
     cJSON_AddStringToObject(t, "series_uid", w->series_uid);
