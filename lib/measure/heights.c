@@ -197,7 +197,17 @@ static void resolved_discs(const mx_edge_fit *fit, double disc_hu[2]) {
         disc_hu[side] = fit->disc_hu[side] < fit->bone_hu - DISC_CONTRAST_HU ? fit->disc_hu[side] : NAN;
 }
 
-int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measure *vm, mx_endplates *ep) {
+void mx_wall_rim(const mx_geom *g, const os_anatomy *an, int i, double *excess, double *sigma0) {
+    *excess = *sigma0 = NAN;
+    frame f;
+    if (!an->body_mask || make_frame(&an->vertebrae[i], &f) || mx_blur_sigma(g, f.ax) <= THIN_SIGMA_MM) return;
+    double s0;
+    *excess = wall_rim(g, an, &f, i + 1, &s0);
+    if (isfinite(*excess)) *sigma0 = s0;
+}
+
+int mx_heights(const mx_geom *g, const os_anatomy *an, int i, double excess, double sigma0_study,
+               os_vertebra_measure *vm, mx_endplates *ep) {
     const os_vertebra *v = &an->vertebrae[i];
     int label = i + 1;
     vm->h_ant = vm->h_mid = vm->h_post = vm->ap_depth_mm = vm->ratio_min_max = NAN;
@@ -245,8 +255,8 @@ int mx_heights(const mx_geom *g, const os_anatomy *an, int i, os_vertebra_measur
     double sigma = mx_blur_sigma(g, f.ax);
     double rim = NAN, sigma0 = DEFAULT_SIGMA0;
     if (sigma > THIN_SIGMA_MM) {
-        rim = wall_rim(g, an, &f, label, &sigma0);
-        if (isnan(rim)) rim = DEFAULT_RIM;
+        rim = isfinite(excess) ? excess : DEFAULT_RIM;
+        if (isfinite(sigma0_study)) sigma0 = sigma0_study;
     }
     static const double U[3] = {0.85, 0.50, 0.15};
     /* On thick slices the middle line goes first: lordosis thins the discs towards the

@@ -91,8 +91,14 @@ typedef struct mx_endplates {
     double a[3], lo[3], hi[3];
 } mx_endplates;
 
-/* ep may be NULL; it is filled (all NAN when nothing was measured). */
-int mx_heights(const mx_geom *g, const os_anatomy *a, int i, os_vertebra_measure *vm, mx_endplates *ep);
+/* The cortical rim's excess (HU × mm over the bone it bounds) and the scanner's in-plane blur
+ * sigma0 (mm), read off vertebra i's lateral walls; both NAN where the slices are thin enough
+ * for the endplate profiles to resolve the rim themselves, or no wall was found. */
+void mx_wall_rim(const mx_geom *g, const os_anatomy *a, int i, double *excess, double *sigma0);
+/* ep may be NULL; it is filled (all NAN when nothing was measured). excess and sigma0 are the
+ * study's (mx_wall_rim pooled over its vertebrae; NAN: a typical value is assumed). */
+int mx_heights(const mx_geom *g, const os_anatomy *a, int i, double excess, double sigma0, os_vertebra_measure *vm,
+               mx_endplates *ep);
 /* Withholds the heights of bodies whose discs to the next body are implausible (ep: one per
  * vertebra, as mx_heights filled them), with a note and a warning. */
 void mx_heights_check(const os_anatomy *a, const mx_endplates *ep, os_measurements *m);
