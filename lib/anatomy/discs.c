@@ -355,6 +355,16 @@ static int choose_discs(sp_ctx *c, const sp_disc *cand, int nc) {
     return 0;
 }
 
+void sp_discs_sort(sp_ctx *c) {
+    for (int i = 0; i < c->n_discs; i++)
+        for (int j = i + 1; j < c->n_discs; j++)
+            if (c->discs[j].s < c->discs[i].s) {
+                sp_disc t = c->discs[i];
+                c->discs[i] = c->discs[j];
+                c->discs[j] = t;
+            }
+}
+
 int sp_discs_find(sp_ctx *c, os_error *err) {
     int ns = (int)floor((c->s_max - c->s_min) / STEP_MM) + 1;
     c->n_discs = 0;
@@ -413,13 +423,7 @@ int sp_discs_find(sp_ctx *c, os_error *err) {
         free(cand);
         return os_error_set(err, -ENOMEM, "out of memory looking for discs");
     }
-    for (int i = 0; i < c->n_discs; i++) /* order along s (caudal or cranial as z runs) */
-        for (int j = i + 1; j < c->n_discs; j++)
-            if (c->discs[j].s < c->discs[i].s) {
-                sp_disc t = c->discs[i];
-                c->discs[i] = c->discs[j];
-                c->discs[j] = t;
-            }
+    sp_discs_sort(c);
     sp_pedicle_fill_missed(c);
     free(raw);
     free(q);

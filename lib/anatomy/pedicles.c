@@ -119,19 +119,17 @@ void sp_pedicles_find(sp_ctx *c) {
             ok = 0;
             break;
         }
+        int at_edge = start == c->z_lo || z - 1 == c->z_hi, first = start;
+        start = -1;
         /* One slice at the end of the view is no count: a pedicle cut there after one
          * slice is not told from a rib head or a facet, and the body it would belong to
          * lies beyond the view. */
-        if ((start == c->z_lo || z - 1 == c->z_hi) && z - 1 == start) {
-            start = -1;
-            continue;
-        }
-        double a = c->s_of_z[start], b = c->s_of_z[z - 1];
+        if (at_edge && z - 1 == first) continue;
+        double a = c->s_of_z[first], b = c->s_of_z[z - 1];
         sp_run *r = &c->ped[c->n_ped++];
         r->lo = a < b ? a : b;
         r->hi = a < b ? b : a;
-        r->at_edge = start == c->z_lo || z - 1 == c->z_hi;
-        start = -1;
+        r->at_edge = at_edge;
     }
     free(score);
     c->ped_ok = ok && runs_regular(c);
@@ -195,11 +193,5 @@ void sp_pedicle_fill_missed(sp_ctx *c) {
         }
         for (int i = first; i >= 0 && i < last; i++) add_disc(c, fill_position(c, i));
     }
-    for (int i = 0; i < c->n_discs; i++)
-        for (int j = i + 1; j < c->n_discs; j++)
-            if (c->discs[j].s < c->discs[i].s) {
-                sp_disc t = c->discs[i];
-                c->discs[i] = c->discs[j];
-                c->discs[j] = t;
-            }
+    sp_discs_sort(c);
 }

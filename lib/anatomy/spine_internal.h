@@ -119,6 +119,7 @@ void sp_pedicles_find(sp_ctx *c);                       /* pedicles.c: before di
 int sp_pedicle_runs_between(const sp_ctx *c, double a, double b); /* -1: no trusted runs */
 void sp_pedicle_fill_missed(sp_ctx *c);                 /* after the chain of discs */
 int sp_discs_find(sp_ctx *c, os_error *err);            /* discs.c */
+void sp_discs_sort(sp_ctx *c);                          /* c->discs in order of s */
 int sp_masks_build(sp_ctx *c, os_error *err);           /* masks.c: 3D body masks, vertebrae */
 int sp_trab_build(sp_ctx *c, os_error *err);            /* trab.c */
 int sp_ribs_find(sp_ctx *c, os_error *err);             /* ribs.c */

@@ -26,6 +26,7 @@
 #include "osteoscout/phantom.h"
 #include "osteoscout/pipeline.h"
 #include "osteoscout/volume.h"
+#include "test_tmpdir.h"
 
 static int load_dir(const char *dir, os_volume *vol) {
     os_error err;
@@ -224,19 +225,6 @@ static cJSON *read_json(const char *path) {
     cJSON *j = cJSON_Parse(b);
     free(b);
     return j;
-}
-
-static void remove_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[1200];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
 }
 
 static double num(const cJSON *o, const char *k) {

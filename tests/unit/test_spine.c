@@ -24,6 +24,7 @@
 #include "osteoscout/phantom.h"
 #include "osteoscout/pipeline.h"
 #include "osteoscout/volume.h"
+#include "test_tmpdir.h"
 
 static int load_dir(const char *dir, os_volume *vol) {
     os_error err;
@@ -184,23 +185,17 @@ static int truth_center(const cJSON *t, double c[3]) {
 
 /* check_labels: 0 only reports the label accuracy (5 mm slices: disc finding is not reliable
  * there yet, see lib/anatomy/discs.c). */
-/* Set by a test: every body not cut by the view must span at least this many mm along z. */
-static double min_body_extent_mm;
-
-static void check_phantom(const os_phantom_opts *o, int check_labels) {
-    char tmpl[] = "/tmp/os_test_spine_XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    assert_non_null(dir);
-    double pixel = o->pixel_mm, spacing = o->slice_spacing_mm, noise = o->noise_sd_hu;
+/* Writes the phantom series to dir, loads it and finds the spine. */
+static void render_and_find(const os_phantom_opts *o, const char *dir, os_volume *vol, os_anatomy *a) {
     os_error err;
     os_error_clear(&err);
     assert_int_equal(os_phantom_write_series(o, dir, &err), 0);
-    os_volume vol;
-    assert_int_equal(load_dir(dir, &vol), 0);
-    os_anatomy a;
-    assert_int_equal(os_anatomy_find_spine(&vol, NULL, &a, &err), 0);
-    check_consistent(&a, &vol);
+    assert_int_equal(load_dir(dir, vol), 0);
+    assert_int_equal(os_anatomy_find_spine(vol, NULL, a, &err), 0);
+}
 
+/* The phantom's truth.json in dir, parsed (the caller deletes it). */
+static cJSON *read_truth(const char *dir) {
     char path[1200];
     snprintf(path, sizeof path, "%s/truth.json", dir);
     FILE *f = fopen(path, "r");
@@ -211,6 +206,23 @@ static void check_phantom(const os_phantom_opts *o, int check_labels) {
     text[len] = 0;
     cJSON *truth = cJSON_Parse(text);
     assert_non_null(truth);
+    return truth;
+}
+
+/* Set by a test: every body not cut by the view must span at least this many mm along z. */
+static double min_body_extent_mm;
+
+static void check_phantom(const os_phantom_opts *o, int check_labels) {
+    char tmpl[] = "/tmp/os_test_spine_XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    double pixel = o->pixel_mm, spacing = o->slice_spacing_mm, noise = o->noise_sd_hu;
+    os_volume vol;
+    os_anatomy a;
+    render_and_find(o, dir, &vol, &a);
+    check_consistent(&a, &vol);
+
+    cJSON *truth = read_truth(dir);
     cJSON *tv = truth_vertebrae(truth);
     if (!tv) {
         print_message("phantom without vertebra truth: %d bodies found, labels not checked\n", a.n_vertebrae);
@@ -251,15 +263,7 @@ static void check_phantom(const os_phantom_opts *o, int check_labels) {
     cJSON_Delete(truth);
     os_anatomy_free(&a);
     os_volume_free(&vol);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
+    remove_dir(dir);
 }
 
 static void set_geometry(os_phantom_opts *o, int z_from, int z_to, double pixel, double spacing, double noise) {
@@ -392,25 +396,14 @@ static void test_heights_noise_free_5mm(void **state) {
     char tmpl[] = "/tmp/os_test_spine_XXXXXX";
     char *dir = mkdtemp(tmpl);
     assert_non_null(dir);
+    os_volume vol;
+    os_anatomy a;
+    render_and_find(&o, dir, &vol, &a);
     os_error err;
     os_error_clear(&err);
-    assert_int_equal(os_phantom_write_series(&o, dir, &err), 0);
-    os_volume vol;
-    assert_int_equal(load_dir(dir, &vol), 0);
-    os_anatomy a;
-    assert_int_equal(os_anatomy_find_spine(&vol, NULL, &a, &err), 0);
     static os_measurements m;
     assert_int_equal(os_measure_all(&vol, &a, NULL, &m, &err), 0);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/truth.json", dir);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    static char text[4 << 20];
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = 0;
-    cJSON *truth = cJSON_Parse(text);
-    assert_non_null(truth);
+    cJSON *truth = read_truth(dir);
     static const char *const KEYS[3] = {"height_anterior_mm", "height_middle_mm", "height_posterior_mm"};
     double sum = 0, worst = 0;
     int n = 0;
@@ -434,15 +427,7 @@ static void test_heights_noise_free_5mm(void **state) {
     cJSON_Delete(truth);
     os_anatomy_free(&a);
     os_volume_free(&vol);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
+    remove_dir(dir);
 }
 
 int main(void) {
