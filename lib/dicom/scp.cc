@@ -1,17 +1,20 @@
 /* lib/dicom: the C-STORE SCP behind os_dicom_scp_* (osteoscout/dicom.h).
  *
- * DCMTK's SCP pool (DcmBaseSCPPool) listens on the port and hands every association to a
- * worker thread of its own, at most max_associations at once; one more is refused with
- * A-ASSOCIATE-RJ "local limit exceeded" by the pool itself. Each worker runs a StoreSCP
- * (a DcmThreadSCP) that checks the AE titles, answers C-ECHO, streams each C-STORE dataset
- * into incoming_dir (scp_receive.cc) and lets the caller's on_store decide the status.
+ * run() listens on the port and hands every association to a thread of its own, at most
+ * max_associations at once; one more is refused with A-ASSOCIATE-RJ "local limit
+ * exceeded". Each thread runs a StoreSCP (a DcmThreadSCP) that checks the AE titles,
+ * answers C-ECHO, streams each C-STORE dataset into incoming_dir (scp_receive.cc) and lets
+ * the caller's on_store decide the status.
  *
- * Thread model: check_caller, on_store and on_association run on the pool's worker
- * threads, up to max_associations of them at the same time; run() blocks its own thread.
+ * Thread model: check_caller, on_store and on_association run on the association threads,
+ * up to max_associations of them at the same time; run() blocks its own thread and returns
+ * only after every association thread has finished.
  *
- * The pool is DcmBaseSCPPool rather than the DcmSCPPool<Worker> template only because the
- * template builds workers with a default constructor, which leaves no way to hand them
- * this SCP's configuration and callbacks; the worker below is the template's, plus that. */
+ * The listener is ours rather than DCMTK's DcmBaseSCPPool because in DCMTK 3.6.7 the pool
+ * deletes a worker from the worker's own thread while the listener may still be writing
+ * the new thread's id into it (OFThread::start after pthread_create): a short association,
+ * such as a refused one, corrupts the heap. The pool also never joins the threads it
+ * deletes, so every association would keep its thread's stack for the life of the node. */
 #include "osteoscout/dicom.h"
 
 #include <cerrno>
@@ -30,7 +33,6 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/dul.h"
-#include "dcmtk/dcmnet/scppool.h"
 #include "dcmtk/dcmnet/scpthrd.h"
 
 #include "dcmtk_log.h"
@@ -116,7 +118,7 @@ OFCondition accept_other_storage(T_ASC_Parameters *params) {
     return EC_Normal;
 }
 
-/* One association, on one pool worker thread. */
+/* One association, on its own thread. */
 class StoreSCP : public DcmThreadSCP {
 public:
     explicit StoreSCP(os_dicom_scp *ctx) : ctx_(ctx) {}
@@ -147,39 +149,6 @@ private:
     unsigned stored_ = 0, failed_ = 0;
 };
 
-/* DcmSCPPool's worker, holding a StoreSCP that knows its os_dicom_scp. */
-class Worker : public DcmBaseSCPPool::DcmBaseSCPWorker {
-public:
-    Worker(DcmBaseSCPPool &pool, os_dicom_scp *ctx) : DcmBaseSCPWorker(pool), scp_(ctx) {}
-    OFCondition setSharedConfig(const DcmSharedSCPConfig &config) override {
-        return scp_.setSharedConfig(config);
-    }
-    OFBool busy() override { return scp_.isConnected(); }
-
-protected:
-    OFCondition workerListen(T_ASC_Association *const assoc) override { return scp_.serve(assoc); }
-
-private:
-    StoreSCP scp_;
-};
-
-class Pool : public DcmBaseSCPPool {
-public:
-    explicit Pool(os_dicom_scp *ctx) : ctx_(ctx) {}
-
-protected:
-    DcmBaseSCPWorker *createSCPWorker() override {
-        try {
-            return new Worker(*this, ctx_);
-        } catch (...) {
-            return NULL; // the pool refuses the association (temporary congestion)
-        }
-    }
-
-private:
-    os_dicom_scp *ctx_;
-};
-
 } // namespace
 
 struct os_dicom_scp {
@@ -189,20 +158,21 @@ struct os_dicom_scp {
     int acse_timeout_s = 0;
     int dimse_timeout_s = 0;
     bool accept_all_storage = false;
+    unsigned max_associations = 0;
     os_dicom_scp_callbacks cb{};
-    std::unique_ptr<Pool> pool;
+    DcmSCPConfig cfg;
 
     std::mutex mu;
-    std::condition_variable cv;
+    std::condition_variable cv; /* an association thread ended */
     bool stop_requested = false;
-    bool listening = false;
+    unsigned busy = 0; /* association threads running */
 };
 
 /* ------------------------------------------------------------------------------------ */
 
 OFCondition StoreSCP::serve(T_ASC_Association *assoc) {
     assoc_ = assoc;
-    // The pool has already read the A-ASSOCIATE-RQ, so everything the checks below need
+    // The listener has already read the A-ASSOCIATE-RQ, so everything the checks below need
     // is here. The peer comes from the calling presentation address (an IP: host lookup
     // is off) because DCMTK 3.6.7 hands checkCallingHostAccepted() the *called* address.
     const T_ASC_Parameters *params = assoc ? assoc->params : NULL;
@@ -365,21 +335,16 @@ uint16_t StoreSCP::decide(const T_DIMSE_C_StoreRQ &req, const std::string &path,
 
 namespace {
 
-int configure_pool(os_dicom_scp *scp, int max_associations, os_error *err) {
-    DcmSCPConfig &cfg = scp->pool->getConfig();
+int configure(os_dicom_scp *scp, os_error *err) {
+    DcmSCPConfig &cfg = scp->cfg;
     cfg.setAETitle(scp->ae_title.c_str());
     cfg.setRespondWithCalledAETitle(OFFalse);
     cfg.setPort(static_cast<Uint16>(scp->port));
     cfg.setMaxReceivePDULength(MAX_PDU);
-    // Non-blocking accept with a short timeout: the listener loop looks at the stop flag
-    // between waits, so os_dicom_scp_stop returns run() within about a second.
-    cfg.setConnectionBlockingMode(DUL_NOBLOCK);
-    cfg.setConnectionTimeout(ACCEPT_POLL_S);
     cfg.setACSETimeout(static_cast<Uint32>(scp->acse_timeout_s));
     cfg.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
     cfg.setDIMSETimeout(static_cast<Uint32>(scp->dimse_timeout_s));
     cfg.setHostLookupEnabled(OFFalse);
-    scp->pool->setMaxThreads(static_cast<Uint16>(max_associations));
 
     OFList<OFString> echo;
     echo.push_back(UID_LittleEndianExplicitTransferSyntax);
@@ -421,6 +386,93 @@ std::string last_clause(const char *text) {
     return colon == std::string::npos ? s : s.substr(colon + 2);
 }
 
+void drop_association(T_ASC_Association *assoc) {
+    if (!assoc) return;
+    ASC_dropAssociation(assoc);
+    ASC_destroyAssociation(&assoc);
+}
+
+void reject_busy(T_ASC_Association *assoc, T_ASC_RejectParametersReason reason) {
+    T_ASC_RejectParameters rej;
+    rej.result = ASC_RESULT_REJECTEDTRANSIENT;
+    rej.source = ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED;
+    rej.reason = reason;
+    ASC_rejectAssociation(assoc, &rej);
+    drop_association(assoc);
+}
+
+/* One association from start to end on its own (detached) thread. The StoreSCP owns the
+ * association from run() on and destroys it. The count goes down under the lock, with
+ * the notify inside it, so run() cannot return and free scp while this thread touches it. */
+void serve_association(os_dicom_scp *scp, DcmSharedSCPConfig shared, T_ASC_Association *assoc) {
+    try {
+        StoreSCP store(scp);
+        OFCondition c = store.setSharedConfig(shared);
+        if (c.good())
+            store.serve(assoc);
+        else
+            reject_busy(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+    } catch (...) {
+        os_log(OS_LOG_ERROR, COMPONENT, "unexpected exception around an association");
+    }
+    std::lock_guard<std::mutex> lock(scp->mu);
+    scp->busy--;
+    scp->cv.notify_all();
+}
+
+/* Accepts associations until os_dicom_scp_stop. The accept waits at most ACCEPT_POLL_S,
+ * so a stop ends the loop within about a second. */
+void listen_loop(os_dicom_scp *scp, T_ASC_Network *net) {
+    DcmSharedSCPConfig shared(scp->cfg);
+    for (;;) {
+        {
+            std::lock_guard<std::mutex> lock(scp->mu);
+            if (scp->stop_requested) return;
+        }
+        T_ASC_Association *assoc = NULL;
+        OFCondition cond = ASC_receiveAssociation(net, &assoc, static_cast<long>(MAX_PDU), NULL, NULL, OFFalse,
+                                                  DUL_NOBLOCK, static_cast<int>(ACCEPT_POLL_S));
+        if (cond == DUL_NOASSOCIATIONREQUEST) {
+            ASC_destroyAssociation(&assoc);
+            continue;
+        }
+        if (cond.bad()) {
+            // A peer that connected and sent no valid A-ASSOCIATE-RQ (a port scan, a
+            // health check, a client that gave up): nothing to answer.
+            os_log(OS_LOG_INFO, COMPONENT, "connection dropped before an association: %s", cond.text());
+            drop_association(assoc);
+            continue;
+        }
+        bool full;
+        {
+            std::lock_guard<std::mutex> lock(scp->mu);
+            full = scp->busy >= scp->max_associations;
+            if (!full) scp->busy++;
+        }
+        if (full) {
+            const T_ASC_Parameters *p = assoc->params;
+            std::string calling = p ? trim(p->DULparams.callingAPTitle) : "";
+            std::string peer = p ? trim(p->DULparams.callingPresentationAddress) : "";
+            os_log(OS_LOG_NOTICE, COMPONENT,
+                   "association rejected calling_ae=%s peer=%s reason=\"%u associations already open "
+                   "(max_associations)\"",
+                   calling.c_str(), peer.c_str(), scp->max_associations);
+            reject_busy(assoc, ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
+            continue;
+        }
+        try {
+            std::thread(serve_association, scp, shared, assoc).detach();
+        } catch (const std::exception &e) {
+            os_log(OS_LOG_ERROR, COMPONENT, "cannot start a thread for an association: %s", e.what());
+            {
+                std::lock_guard<std::mutex> lock(scp->mu);
+                scp->busy--;
+            }
+            reject_busy(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+        }
+    }
+}
+
 } // namespace
 
 extern "C" int os_dicom_scp_create(const os_dicom_scp_config *cfg, os_dicom_scp **out, os_error *err) {
@@ -445,8 +497,8 @@ extern "C" int os_dicom_scp_create(const os_dicom_scp_config *cfg, os_dicom_scp 
         scp->dimse_timeout_s = cfg->dimse_timeout_s > 0 ? cfg->dimse_timeout_s : DEFAULT_DIMSE_TIMEOUT_S;
         scp->cb = cfg->cb;
         scp->accept_all_storage = cfg->accept_all_storage != 0;
-        scp->pool.reset(new Pool(scp.get()));
-        rc = configure_pool(scp.get(), cfg->max_associations, err);
+        scp->max_associations = static_cast<unsigned>(cfg->max_associations);
+        rc = configure(scp.get(), err);
         if (rc != 0) return rc;
         *out = scp.release();
         return 0;
@@ -458,57 +510,41 @@ extern "C" int os_dicom_scp_create(const os_dicom_scp_config *cfg, os_dicom_scp 
 }
 
 extern "C" int os_dicom_scp_run(os_dicom_scp *scp, os_error *err) {
-    try {
-        {
-            std::lock_guard<std::mutex> lock(scp->mu);
-            if (scp->stop_requested) return 0;
-            scp->listening = true;
-        }
-        // The pool's listen() resets its run mode when it starts, so a stop that lands
-        // just before that would be lost; this relay repeats the request until listen()
-        // has returned (each repeat is a cheap mutex-guarded flag).
-        std::thread relay([scp] {
-            std::unique_lock<std::mutex> lock(scp->mu);
-            while (scp->listening) {
-                if (scp->stop_requested) scp->pool->stopAfterCurrentAssociations();
-                scp->cv.wait_for(lock, std::chrono::milliseconds(200));
-            }
-        });
-        os_log(OS_LOG_DEBUG, COMPONENT, "listening ae_title=%s port=%d max_associations=%u", scp->ae_title.c_str(),
-               scp->port, static_cast<unsigned>(scp->pool->getMaxThreads()));
-        OFCondition cond = scp->pool->listen();
-        {
-            std::lock_guard<std::mutex> lock(scp->mu);
-            scp->listening = false;
-        }
-        scp->cv.notify_all();
-        relay.join();
-        if (cond.bad()) {
-            std::string why = last_clause(cond.text());
-            int code = why.find("in use") != std::string::npos ? -EADDRINUSE : -EIO;
-            return os_error_set(err, code, "cannot listen on port %d: %s", scp->port, why.c_str());
-        }
-        os_log(OS_LOG_DEBUG, COMPONENT, "stopped listening port=%d", scp->port);
-        return 0;
-    } catch (const std::exception &e) {
-        return os_error_set(err, -EIO, "the DICOM listener on port %d failed: %s", scp->port, e.what());
-    } catch (...) {
-        return os_error_set(err, -EIO, "the DICOM listener on port %d failed", scp->port);
+    {
+        std::lock_guard<std::mutex> lock(scp->mu);
+        if (scp->stop_requested) return 0;
     }
+    T_ASC_Network *net = NULL;
+    OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, scp->port, static_cast<int>(scp->cfg.getACSETimeout()), &net);
+    if (cond.bad()) {
+        std::string why = last_clause(cond.text());
+        int code = why.find("in use") != std::string::npos ? -EADDRINUSE : -EIO;
+        return os_error_set(err, code, "cannot listen on port %d: %s", scp->port, why.c_str());
+    }
+    os_log(OS_LOG_DEBUG, COMPONENT, "listening ae_title=%s port=%d max_associations=%u", scp->ae_title.c_str(),
+           scp->port, scp->max_associations);
+    int rc = 0;
+    try {
+        listen_loop(scp, net);
+    } catch (const std::exception &e) {
+        rc = os_error_set(err, -EIO, "the DICOM listener on port %d failed: %s", scp->port, e.what());
+    } catch (...) {
+        rc = os_error_set(err, -EIO, "the DICOM listener on port %d failed", scp->port);
+    }
+    // Associations in progress finish (each has its DIMSE timeout) before run() returns.
+    {
+        std::unique_lock<std::mutex> lock(scp->mu);
+        scp->cv.wait(lock, [scp] { return scp->busy == 0; });
+    }
+    ASC_dropNetwork(&net);
+    if (rc == 0) os_log(OS_LOG_DEBUG, COMPONENT, "stopped listening port=%d", scp->port);
+    return rc;
 }
 
 extern "C" void os_dicom_scp_stop(os_dicom_scp *scp) {
     if (!scp) return;
-    try {
-        {
-            std::lock_guard<std::mutex> lock(scp->mu);
-            scp->stop_requested = true;
-        }
-        scp->cv.notify_all();
-        scp->pool->stopAfterCurrentAssociations();
-    } catch (...) {
-        // Nothing above throws in practice (a mutex failing to lock is fatal anyway).
-    }
+    std::lock_guard<std::mutex> lock(scp->mu);
+    scp->stop_requested = true;
 }
 
 extern "C" void os_dicom_scp_destroy(os_dicom_scp *scp) {

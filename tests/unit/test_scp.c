@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "osteoscout/dicom.h"
+#include "osteoscout/dicom_scu.h"
 #include "osteoscout/log.h"
 
 extern char **environ;
@@ -558,6 +559,91 @@ static void test_full_pool_refuses(void **state) {
     finish(f);
 }
 
+/* Many short associations at once, most of them refused, as a misconfigured modality or a
+ * port scanner makes them. DCMTK's own pool deleted a worker from the worker's thread
+ * while the listener could still be writing the thread id into it (CI caught the heap
+ * corruption once), and never joined the threads it deleted, so each association kept its
+ * thread's stack. Both show here: the first under AddressSanitizer or as a crash, the
+ * second as the process's address space growing by a stack per association. */
+#define STORM_THREADS 4
+#define STORM_EACH 40
+
+typedef struct storm_arg {
+    int port;
+    const char *file;
+    int refused, other;
+} storm_arg;
+
+static void *storm_thread(void *p) {
+    storm_arg *a = p;
+    os_scu_peer peer = {.calling_ae = SCU_AE, .called_ae = "NOT_THIS_NODE", .host = "127.0.0.1",
+                        .port = a->port, .acse_timeout_s = 10, .dimse_timeout_s = 10};
+    const char *paths[1] = {a->file};
+    for (int i = 0; i < STORM_EACH; i++) {
+        os_scu_result r;
+        os_send_class overall;
+        os_error err = {0};
+        if (os_dicom_send_files(&peer, paths, 1, NULL, &r, &overall, &err) == 0 && overall == OS_SEND_PERMANENT &&
+            strstr(r.reason, "reject"))
+            a->refused++;
+        else
+            a->other++;
+    }
+    return NULL;
+}
+
+/* The process's address space in KiB (VmSize), or -1. */
+static long vm_size_kib(void) {
+    FILE *fp = fopen("/proc/self/status", "r");
+    if (!fp) return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, fp))
+        if (sscanf(line, "VmSize: %ld kB", &kib) == 1) break;
+    fclose(fp);
+    return kib;
+}
+
+static void test_refusal_storm(void **state) {
+    (void)state;
+    scp_fixture *f = start(8, NULL);
+    char ct[400], sop[OS_UID_MAX], out[8192];
+    snprintf(ct, sizeof ct, "%s/ct.dcm", f->dir);
+    write_ct(ct, 16, 16, sop);
+    os_dicom_scu_global_init();
+
+    /* The first storm also creates the allocator's per-thread arenas (up to 64 MiB of
+     * address space each); the second must reuse what the first left. */
+    long grown_kib = 0;
+    for (int round = 0; round < 2; round++) {
+        long before = vm_size_kib();
+        pthread_t th[STORM_THREADS];
+        storm_arg args[STORM_THREADS];
+        for (int i = 0; i < STORM_THREADS; i++) {
+            args[i] = (storm_arg){.port = f->port, .file = ct};
+            assert_int_equal(pthread_create(&th[i], NULL, storm_thread, &args[i]), 0);
+        }
+        int refused = 0, other = 0;
+        for (int i = 0; i < STORM_THREADS; i++) {
+            pthread_join(th[i], NULL);
+            refused += args[i].refused;
+            other += args[i].other;
+        }
+        grown_kib = vm_size_kib() - before;
+        print_message("round %d: %d associations refused, %d otherwise; address space grew %ld KiB\n", round + 1,
+                      refused, other, grown_kib);
+        /* A busy listener may refuse some with Local Limit Exceeded: also a rejection. */
+        assert_int_equal(other, 0);
+        assert_int_equal(refused, STORM_THREADS * STORM_EACH);
+    }
+    /* 160 kept thread stacks would be over a GiB. */
+    assert_true(grown_kib < 64 * 1024);
+
+    assert_int_equal(echo(f, SCU_AE, AE, out, sizeof out), 0);
+    stop(f);
+    finish(f);
+}
+
 /* A full disk: the SCU gets Out of Resources, nothing is left behind, and the same
  * association still stores the next (small) file. Needs to mount a tmpfs (root). */
 /* Fills the file system of `dir` until about `keep` bytes are left. */
@@ -706,6 +792,7 @@ int main(void) {
         cmocka_unit_test(test_wrong_called_ae_rejected),
         cmocka_unit_test(test_failure_status_reaches_scu),
         cmocka_unit_test(test_full_pool_refuses),
+        cmocka_unit_test(test_refusal_storm),
         cmocka_unit_test_teardown(test_disk_full_answers_out_of_resources, unmount_tmpfs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
