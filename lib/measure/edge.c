@@ -25,7 +25,10 @@
  * takes in the slice the endplate only partly fills, so it overshoots by up to most of a
  * slice; half a slice left the fit pinned a couple of mm outside the body. */
 #define NEAR_TOL(p) (0.8 * (p)->ka + 0.75)
-#define FAR_GAIN 30.0  /* residual drop, in samples' noise variances, that moves off the mask */
+/* A change in the residual the profile clearly shows, in samples' noise variances: the
+ * samples are band averages a fraction of a voxel apart, so far fewer than n of them are
+ * independent. Less than this and two placements are equally good. */
+#define CLEAR_GAIN 30.0
 /* Where a disc is no thicker than a slice, one or two samples fall inside it, mixed with the
  * rims on either side, and a free disc level trades its HU for the endplates' positions (a
  * 118 HU "disc" let an endplate sit 3.7 mm inside the body on a noise-free 5 mm phantom).
@@ -389,6 +392,53 @@ static void line_search(const mx_profile *p, model *m, place_fn place, double *p
     pos[k] = best;
 }
 
+/* The residual's noise variance per sample, from a fit's residual (8: about the levels and
+ * positions it solved for). */
+static double noise_var(const mx_profile *p, double e) {
+    int n = 0;
+    for (int j = 0; j < p->n; j++) n += !isnan(p->hu[j]);
+    return n > 8 ? e / (n - 8) : INFINITY;
+}
+
+/* Moves each body surface to the middle of the range of positions that fit the profile as
+ * well as the best one, within CLEAR_GAIN noise variances. On thick slices an endplate
+ * whose bone is no brighter than its disc (osteoporotic) shows only by its cortical rim,
+ * and a rim inside one slice fits equally well anywhere in it: the least residual then
+ * sits wherever small mismatches of the model tip it, often at the slice's inner edge, so
+ * both endplates of a body were placed inside it (a 27 mm body read 22 mm). The middle of
+ * what the data allow is the unbiased choice; where the profile resolves the surface the
+ * range is a fraction of a mm and nothing moves. Only with both neighbours in the model:
+ * without one, the layer beyond holds whatever lies there, the residual is the model's
+ * misfit rather than noise, and the range it allows means nothing. */
+#define VALLEY_STEP_MM 0.1
+static void centre_in_valleys(const mx_profile *p, model *m, double *pos, double lo_min, double lo_max,
+                              double hi_min, double hi_max) {
+    if (!m->has_lo || !m->has_hi) return;
+    double best = cost(p, m, place_body, pos);
+    double limit = best + CLEAR_GAIN * noise_var(p, best);
+    if (!isfinite(limit)) return;
+    for (int side = 0; side < 2; side++) {
+        int me = side ? 2 : 1;
+        double x0 = pos[me], w_lo = side ? hi_min : lo_min, w_hi = side ? hi_max : lo_max, ends[2] = {x0, x0};
+        for (int dir = 0; dir < 2; dir++) {
+            double step = dir ? VALLEY_STEP_MM : -VALLEY_STEP_MM;
+            for (int k = 1;; k++) {
+                double x = x0 + k * step;
+                if (x < w_lo - 1e-9 || x > w_hi + 1e-9) break;
+                /* The same limits the search kept: a body at least 3 mm, each disc MIN_DISC_MM. */
+                if (side ? x < pos[1] + 3 || (m->has_hi && pos[3] - x < MIN_DISC_MM)
+                         : x > pos[2] - 3 || (m->has_lo && x - pos[0] < MIN_DISC_MM))
+                    break;
+                pos[me] = x;
+                if (cost(p, m, place_body, pos) > limit) break;
+                ends[dir] = x;
+            }
+            pos[me] = x0;
+        }
+        pos[me] = (ends[0] + ends[1]) / 2;
+    }
+}
+
 static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
                     const double *disc_hu, double reach, const int *beyond, mx_edge_fit *out, double *err) {
     memset(out, 0, sizeof *out);
@@ -422,8 +472,11 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
      * profile still runs on through the disc into a vertebra the masks left out (cut by
      * the scan's edge), and with no neighbour to anchor the disc the body could absorb
      * both, 10 mm taller than it is. */
-    double lo_min = lo0 - (!beyond || beyond[0] ? btol : tol), lo_max = lo0 + btol, hi_min = hi0 - btol,
-           hi_max = hi0 + (!beyond || beyond[1] ? btol : tol);
+    /* The same where the anatomy has a body beyond but its mask does not reach this line
+     * (a top vertebra cut short, pedicles in the way): with no neighbour in the model the
+     * disc is not anchored either (a posterior line ran 9 mm on into T10). */
+    double lo_min = lo0 - ((!beyond || beyond[0]) && m.has_lo ? btol : tol), lo_max = lo0 + btol,
+           hi_min = hi0 - btol, hi_max = hi0 + ((!beyond || beyond[1]) && m.has_hi ? btol : tol);
     /* Each disc's two surfaces are searched jointly, coarse to fine: one at a time, a body
      * edge and the neighbour's across the disc can both settle a voxel off, shifted
      * together. */
@@ -474,6 +527,7 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
             pos[me] = best[0], pos[nb] = best[1];
         }
     }
+    centre_in_valleys(p, &m, pos, lo_min, lo_max, hi_min, hi_max);
     double lv[MAX_LEVELS];
     place_body(&m, pos);
     *err = sse(p, &m, lv);
@@ -498,12 +552,8 @@ int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, doub
     /* The far fit is taken only when it explains the profile clearly better than the one
      * held near the mask: where the slices are thick the rim's blur and the noise leave a
      * shallow valley a mm or so wide, and the mask is then the better judge. "Clearly" is
-     * a drop in the residual worth many samples' noise (the samples are band averages a
-     * fraction of a voxel apart, so far fewer than n are independent). */
-    int n = 0;
-    for (int j = 0; j < p->n; j++) n += !isnan(p->hu[j]);
-    double var = n > 8 ? e_far / (n - 8) : INFINITY;
-    if (rc || e_near - e_far > FAR_GAIN * var) *out = far;
+     * a drop in the residual of CLEAR_GAIN samples' noise. */
+    if (rc || e_near - e_far > CLEAR_GAIN * noise_var(p, e_far)) *out = far;
     return 0;
 }
 

@@ -13,6 +13,8 @@
  * anterior and posterior ones (about 5 % in the lumbar spine); the middle height is judged
  * against that expectation so normal concavity never reads as a biconcave fracture. */
 #define MID_NORMAL_RATIO 0.95
+/* A body at most this share of its references' height is no reference itself. */
+#define SUSPECT_RATIO 0.85
 
 int os_measure_genant_grade(double reduction) {
     if (isnan(reduction)) return -1;
@@ -79,7 +81,10 @@ static void grade_all(const os_anatomy *a, os_measurements *m, const int *gw, co
         double ref = NAN;
         if (isfinite(href[0]) && isfinite(href[1]))
             ref = (href[0] * dist[1] + href[1] * dist[0]) / (dist[0] + dist[1]);
-        else if (isfinite(href[0]) && dist[0] == 1) ref = href[0];
+        /* A cranial body alone may be up to 3 levels away: heights grow caudally, so its
+         * error can only hide a loss, never invent one (L5 with L4 fractured and S1 no
+         * reference is judged against L3). A caudal one alone only when adjacent. */
+        else if (isfinite(href[0])) ref = href[0];
         else if (isfinite(href[1]) && dist[1] == 1) ref = href[1];
         double t = tallest(v);
         if (isfinite(ref) && isfinite(t)) v->ratio_neighbours = t / ref;
@@ -119,10 +124,13 @@ void mx_genant_all(const os_anatomy *a, os_measurements *m) {
     grade_all(a, m, gw, which, fractured);
     /* A uniformly crushed body keeps its shape, so only the first pass against its
      * neighbours shows it; two crushed neighbours would otherwise each be the other's
-     * reference and both pass as normal. The bodies that pass found moderately or severely
-     * fractured are left out as references, and all are graded again. */
+     * reference and both pass as normal or mild. The bodies that pass found moderately or
+     * severely fractured, or clearly shorter than their references even if not yet by a
+     * grade (two adjacent 30 % crushes each read 19 % short against the other), are left
+     * out as references, and all are graded again. */
     int again = 0;
     for (int i = 0; i < m->n_vertebrae; i++)
-        if (m->vertebrae[i].genant_grade >= 2 && gw[i] == 0) fractured[i] = again = 1;
+        if ((m->vertebrae[i].genant_grade >= 2 || m->vertebrae[i].ratio_neighbours < SUSPECT_RATIO) && gw[i] == 0)
+            fractured[i] = again = 1;
     if (again) grade_all(a, m, gw, which, fractured);
 }

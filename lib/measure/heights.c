@@ -17,6 +17,12 @@
 #define BAND_AP_MM 1.5      /* and antero-posterior (a wedge's slope averages out) */
 #define MARGIN_MM 14.0      /* profile beyond the mask: the disc and some of the neighbour */
 #define THIN_SIGMA_MM 1.25  /* blur below which the profile resolves the rim on its own */
+/* The lateral walls give the rim's excess up to coarser pixels (3 mm) than an endplate
+ * resolves its own: the wall fit only needs the excess, not a sub-mm position, and it
+ * tries several scanner blurs. Without it the typical DEFAULT_RIM stood in, and a rim
+ * assumed too light for the study moved thick-slice endplates outward by 2 mm each (a
+ * biconcave middle read 22 mm for 18). */
+#define WALL_THIN_SIGMA_MM 1.6
 #define DEFAULT_RIM 600.0   /* HU × mm: a typical cortical excess when nothing resolves it */
 #define DEFAULT_SIGMA0 0.3  /* mm: a typical reconstruction kernel's blur */
 /* How far the HU fit may move an endplate from where the body mask puts it. A mask drawn
@@ -160,7 +166,7 @@ static double wall_rim(const mx_geom *g, const os_anatomy *an, const frame *f, i
     double lo, hi, r[2];
     int n = 0;
     *sigma0 = DEFAULT_SIGMA0;
-    if (mx_blur_sigma(g, f->lat) > THIN_SIGMA_MM) return NAN;
+    if (mx_blur_sigma(g, f->lat) > WALL_THIN_SIGMA_MM) return NAN;
     if (mask_extent(g, an, f, 2, 0, 0, 0, 2.0, 2.0, label, &lo, &hi)) return NAN;
     double total[5] = {0}, rims[5][2];
     int ok[5][2] = {{0}};
