@@ -18,7 +18,6 @@
 #include "osteoscout/dicom.h"
 
 #include <cerrno>
-#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -392,7 +391,8 @@ void drop_association(T_ASC_Association *assoc) {
     ASC_destroyAssociation(&assoc);
 }
 
-void reject_busy(T_ASC_Association *assoc, T_ASC_RejectParametersReason reason) {
+/* A-ASSOCIATE-RJ, transient (the node is full or cannot start a thread: try again later). */
+void reject_transient(T_ASC_Association *assoc, T_ASC_RejectParametersReason reason) {
     T_ASC_RejectParameters rej;
     rej.result = ASC_RESULT_REJECTEDTRANSIENT;
     rej.source = ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED;
@@ -411,7 +411,7 @@ void serve_association(os_dicom_scp *scp, DcmSharedSCPConfig shared, T_ASC_Assoc
         if (c.good())
             store.serve(assoc);
         else
-            reject_busy(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+            reject_transient(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
     } catch (...) {
         os_log(OS_LOG_ERROR, COMPONENT, "unexpected exception around an association");
     }
@@ -457,7 +457,7 @@ void listen_loop(os_dicom_scp *scp, T_ASC_Network *net) {
                    "association rejected calling_ae=%s peer=%s reason=\"%u associations already open "
                    "(max_associations)\"",
                    calling.c_str(), peer.c_str(), scp->max_associations);
-            reject_busy(assoc, ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
+            reject_transient(assoc, ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
             continue;
         }
         try {
@@ -468,7 +468,7 @@ void listen_loop(os_dicom_scp *scp, T_ASC_Network *net) {
                 std::lock_guard<std::mutex> lock(scp->mu);
                 scp->busy--;
             }
-            reject_busy(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+            reject_transient(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
         }
     }
 }
