@@ -115,6 +115,19 @@ static void close_gaps(grid *g) {
         if (g->m[i] == 4) g->m[i] = 1;
 }
 
+/* CSF and epidural fat keep a canal's mean near water (up to about 60 HU where a thick slice
+ * blurs its bony ring into it), while the inside of an osteoporotic body is marrow at 60-110
+ * HU and, ringed by its cortex, is a hole too. A dense hole stays a candidate, but costs the
+ * chain more than a few skipped slices, so that where a slice offers both the body's hole
+ * and the canal behind it, the chain keeps to the canal. */
+#define DENSE_HOLE_FROM 50.0
+#define DENSE_HOLE_TO 100.0
+#define DENSE_HOLE_COST 0.8
+static double dense_share(double hu) {
+    double t = (hu - DENSE_HOLE_FROM) / (DENSE_HOLE_TO - DENSE_HOLE_FROM);
+    return t < 0 ? 0 : t > 1 ? 1 : t;
+}
+
 static int find_candidates(const sp_ctx *c, grid *g, int z, int thr, int close, cand *out) {
     int w = g->w, h = g->h, n = 0;
     size_t np = (size_t)w * (size_t)h;
@@ -158,7 +171,7 @@ static int find_candidates(const sp_ctx *c, grid *g, int z, int thr, int close, 
         if (!body_in_front(c, g, cxg, cyg)) continue;
         out[n].x = (sx / area + 0.5) * g->k - 0.5;
         out[n].y = (sy / area + 0.5) * g->k - 0.5;
-        out[n].score = 1.0 + (a_mm2 > 120 ? 0.3 : 0.0);
+        out[n].score = 1.0 + (a_mm2 > 120 ? 0.3 : 0.0) - DENSE_HOLE_COST * dense_share(hu);
         out[n].area_mm2 = a_mm2;
         n++;
     }
@@ -298,7 +311,8 @@ static void extend_end(sp_ctx *c, grid *g, int thr, int zstep, int dir) {
                 if (d > rad || v < -90 || v > 110) continue;
                 int h = ray_hits(c, g, gx, gy, thr, &ant);
                 if (!ant || h < 6) continue;
-                double sc = 10.0 * h - d - (v > 60 ? 5 : 0);
+                /* a dense spot (marrow) costs as much as one ray that met no bone */
+                double sc = 10.0 * h - d - 10.0 * dense_share(v);
                 if (sc > best && body_in_front(c, g, gx, gy)) {
                     best = sc;
                     bx = gx;

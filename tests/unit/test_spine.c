@@ -380,6 +380,20 @@ static void test_phantom_osteoporotic_canal(void **state) {
     check_phantom(&o, 1);
 }
 
+/* An osteoporotic T10 (99 HU) whose lower half ends a 2.4 mm series: the inside of the body,
+ * ringed by its cortex, offered a hole on the last slices next to the canal, and the canal
+ * track took it; the pedicle box then sat on the body's back wall, its "pedicles" asked for a
+ * disc inside T11's pedicles, and T11's upper half was reported as T10. */
+static void test_phantom_osteoporotic_body_at_top(void **state) {
+    (void)state;
+    os_phantom_opts o;
+    bench_phantom(&o, 1005, OS_T11, OS_PHANTOM_S1, 1.526, 2.40, 21.7, 249);
+    for (int l = 0; l < OS_PHANTOM_LEVELS; l++) o.deformity[l] = OS_PHANTOM_INTACT;
+    o.deformity[OS_L2] = OS_PHANTOM_WEDGE;
+    o.height_loss[OS_L2] = 0.533;
+    check_phantom(&o, 1);
+}
+
 /* Heights on 5 mm slices without noise, so what is left is the method's own error: where the
  * endplate profile cannot tell the rim's brightness from its position, the rim's excess came
  * from one vertebra's walls (±20 %) and a free disc level traded its HU for an endplate's
@@ -443,6 +457,7 @@ int main(void) {
         cmocka_unit_test(test_phantom_biconcave_thick),
         cmocka_unit_test(test_phantom_osteoporotic_top),
         cmocka_unit_test(test_phantom_osteoporotic_canal),
+        cmocka_unit_test(test_phantom_osteoporotic_body_at_top),
         cmocka_unit_test(test_heights_noise_free_5mm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
