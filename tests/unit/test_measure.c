@@ -496,6 +496,45 @@ static void test_sliver_withheld(void **state) {
         if (i != 1) assert_true(m.vertebrae[i].h_post == tall[i] && m.vertebrae[i].trab_hu_mean == 110);
 }
 
+/* Endplates of bodies 35 mm apart along z with 26 mm heights: 9 mm discs. */
+static void given_endplates(mx_endplates *ep, int n) {
+    for (int i = 0; i < n; i++) {
+        memset(&ep[i], 0, sizeof ep[i]);
+        ep[i].c[2] = -35.0 * i;
+        ep[i].ax[2] = 1;
+        ep[i].ap[1] = 1;
+        for (int k = 0; k < 3; k++) {
+            ep[i].lo[k] = -13;
+            ep[i].hi[k] = 13;
+        }
+    }
+}
+
+/* The disc check withholds both bodies around an impossible disc, but S1's top, fitted on the
+ * sacrum, is no judge of L5: a posterior S1 endplate 11 mm too low once withheld an L5
+ * measured right. */
+static void test_disc_check_spares_l5_over_s1(void **state) {
+    (void)state;
+    static os_anatomy a;
+    static os_measurements m;
+    mx_endplates ep[8];
+    given_heights(&a, &m, 8); /* T11 … L5, S1 */
+    given_endplates(ep, 8);
+    ep[7].hi[2] = 1.6;  /* S1: an L5-S1 "disc" of 20 mm */
+    ep[2].lo[2] = -24;  /* L1 reaching 2 mm into L2 */
+    mx_heights_check(&a, ep, &m);
+    for (int i = 0; i < 8; i++) {
+        print_message("    %s: posterior %.1f, note '%s'\n", os_level_name(m.vertebrae[i].level), m.vertebrae[i].h_post,
+                      m.vertebrae[i].note);
+        if (i == 2 || i == 3) {
+            assert_true(isnan(m.vertebrae[i].h_post));
+            assert_non_null(strstr(m.vertebrae[i].note, "withheld"));
+        } else {
+            assert_true(m.vertebrae[i].h_post == 26);
+        }
+    }
+}
+
 /* A body mask split inside a body (as a segmentation can do across a mid-body fracture
  * line or a basivertebral vein): body 2 keeps only its upper part, its lower part is given
  * to body 3. Body 2 is intact, so the pipeline must not grade it as crushed: its heights
@@ -841,6 +880,7 @@ int main(void) {
         cmocka_unit_test(test_adjacent_moderate_crushes),
         cmocka_unit_test(test_crushed_l5_under_fractured_l4),
         cmocka_unit_test(test_sliver_withheld),
+        cmocka_unit_test(test_disc_check_spares_l5_over_s1),
         cmocka_unit_test(test_wedge_loose_mask),
         cmocka_unit_test(test_split_mask_not_graded),
     };
