@@ -103,10 +103,9 @@ static int in_hull(const int *h, int n, int x, int y) {
 }
 
 /* Segments slice z; writes SP_BODY bits and the slice's statistics. */
-static void segment_slice(sp_ctx *c, int z, roi *r) {
+static void segment_slice(sp_ctx *c, int z, roi *r, double wall) {
     int w = r->w, h = r->h;
     size_t np = (size_t)w * (size_t)h;
-    double wall = c->wall_a[z];
     int cxi = (int)lround(c->canal_x[z]);
     /* 1: bright bone in the allowed zone; then keep the components touching the midline */
     for (int y = 0; y < h; y++)
@@ -194,6 +193,28 @@ static void segment_slice(sp_ctx *c, int z, roi *r) {
     c->body_halfd[z] = (amax - amin + c->sy) / 2;
 }
 
+/* The posterior wall lies a near-constant distance in front of the canal along a vertebra,
+ * but at mid-height the basivertebral vein leaves it through a hole in the midline cortex,
+ * and on coarse pixels an osteoporotic wall beside that hole stays below the bone
+ * threshold: the walk from the canal then runs on through the body to bone 10-20 mm
+ * further forward, and a body cut at that wall lost its back on those slices (a 25.6 mm
+ * posterior height read 16.9 mm). The body is cut no further forward than the walls of the
+ * slices around it allow. Only the body's cut: the rib and sacrum steps read the walls as
+ * found (on the bench, holding those too mislabelled a study). */
+#define WALL_WINDOW_MM 12.0
+#define WALL_JUMP_MM 10.0
+#define WALL_WINDOW_MAX 61 /* slices: ±12 mm at 0.4 mm spacing */
+static double body_wall(const sp_ctx *c, int z) {
+    double win[WALL_WINDOW_MAX];
+    int k = (int)ceil(WALL_WINDOW_MM / c->sz), m = 0;
+    if (2 * k + 1 > WALL_WINDOW_MAX) k = (WALL_WINDOW_MAX - 1) / 2;
+    for (int zz = z - k; zz <= z + k; zz++)
+        if (zz >= c->z_lo && zz <= c->z_hi) win[m++] = c->wall_a[zz];
+    if (m < 3) return c->wall_a[z];
+    qsort(win, (size_t)m, sizeof *win, sp_cmp_double);
+    return fmin(c->wall_a[z], win[m / 2] + WALL_JUMP_MM);
+}
+
 /* Walls missing on a slice (disc levels, open rings) come from the nearest slices that had one. */
 static void fill_walls(sp_ctx *c) {
     for (int z = c->z_lo; z <= c->z_hi; z++) {
@@ -236,7 +257,7 @@ int sp_bodies_segment(sp_ctx *c, os_error *err) {
             goto done;
         }
         set_roi(c, z, &r);
-        if (r.w) segment_slice(c, z, &r);
+        if (r.w) segment_slice(c, z, &r, body_wall(c, z));
     }
 done:
     free(r.s);
