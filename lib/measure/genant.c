@@ -9,10 +9,6 @@
 
 #include "measure_internal.h"
 
-/* Endplates are normally concave, so a healthy middle height is a few per cent below the
- * anterior and posterior ones (about 5 % in the lumbar spine); the middle height is judged
- * against that expectation so normal concavity never reads as a biconcave fracture. */
-#define MID_NORMAL_RATIO 0.95
 /* A body at most this share of its references' height is no reference itself. */
 #define SUSPECT_RATIO 0.85
 
@@ -21,13 +17,18 @@ int os_measure_genant_grade(double reduction) {
     return reduction < 0.20 ? 0 : reduction <= 0.25 ? 1 : reduction <= 0.40 ? 2 : 3;
 }
 
-/* Reduction within the vertebra, and which height is the short one (0 ant, 1 mid, 2 post). */
+/* Reduction within the vertebra, and which height is the short one (0 ant, 1 mid, 2 post):
+ * the shortest height against the taller edge height, as issue 3 and TotalSegmentator's
+ * spine report define it. Healthy endplates are a little concave, so a normal middle height
+ * reads a few per cent short; that is far from the 20 % of a grade, and discounting it (an
+ * earlier version judged the middle against 95 % of the edges) left biconcave fractures
+ * graded one lower near every grade boundary. */
 static double within(const os_vertebra_measure *v, int *which) {
     double ha = v->h_ant, hm = v->h_mid, hp = v->h_post;
     if (isnan(ha) || isnan(hm) || isnan(hp)) return NAN;
     double edge = fmax(ha, hp);
     if (!(edge > 0)) return NAN;
-    double r_ant = 1 - ha / edge, r_post = 1 - hp / edge, r_mid = 1 - hm / (MID_NORMAL_RATIO * edge);
+    double r_ant = 1 - ha / edge, r_post = 1 - hp / edge, r_mid = 1 - hm / edge;
     *which = r_ant >= r_post ? 0 : 2;
     double r = fmax(r_ant, r_post);
     if (r_mid > r) r = r_mid, *which = 1;

@@ -433,6 +433,26 @@ static void given_heights(os_anatomy *a, os_measurements *m, int n) {
     }
 }
 
+/* Within the vertebra the shortest height is judged against the tallest: a middle height
+ * 26 % short is a moderate biconcave fracture (against 95 % of the edges, as once, it read
+ * 22 %: mild), while a normally concave body (middle 5 % short) stays normal. */
+static void test_biconcave_shortest_against_tallest(void **state) {
+    (void)state;
+    static os_anatomy a;
+    static os_measurements m;
+    given_heights(&a, &m, 6); /* 26 mm edges, 25 mm middles */
+    m.vertebrae[2].h_mid = 19.2;
+    m.vertebrae[4].h_mid = 24.7;
+    mx_genant_all(&a, &m);
+    for (int i = 0; i < 6; i++)
+        print_message("    %s grade %d (%s, %s)\n", os_level_name(m.vertebrae[i].level), m.vertebrae[i].genant_grade,
+                      m.vertebrae[i].genant_basis, m.vertebrae[i].deformity);
+    assert_int_equal(m.vertebrae[2].genant_grade, 2);
+    assert_string_equal(m.vertebrae[2].deformity, "biconcave");
+    for (int i = 0; i < 6; i++)
+        if (i != 2) assert_int_equal(m.vertebrae[i].genant_grade, 0);
+}
+
 /* Two neighbours crushed by 30 %: against each other each reads only 19 % short, under
  * a grade, so the first pass alone leaves both normal. A body clearly shorter than its
  * references is no reference either. */
@@ -879,6 +899,7 @@ int main(void) {
         cmocka_unit_test(test_adjacent_crushes),
         cmocka_unit_test(test_adjacent_moderate_crushes),
         cmocka_unit_test(test_crushed_l5_under_fractured_l4),
+        cmocka_unit_test(test_biconcave_shortest_against_tallest),
         cmocka_unit_test(test_sliver_withheld),
         cmocka_unit_test(test_disc_check_spares_l5_over_s1),
         cmocka_unit_test(test_wedge_loose_mask),
