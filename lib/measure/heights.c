@@ -357,10 +357,24 @@ static double posterior_gap(const mx_endplates *up, const mx_endplates *dn) {
 
 /* A body under this share of an adjacent intact body's posterior height at every line is a
  * sliver cut off a body at a wrongly placed disc far more often than a vertebra plana, and
- * its "trabecular" HU is then endplate cortex: both are withheld, with a warning to review. */
+ * its "trabecular" HU is then endplate cortex: both are withheld, with a warning to review.
+ * Where neither neighbour has a height (their own were withheld around the same misplaced
+ * disc), the median posterior height of the spine's measured bodies is the reference: a
+ * 3 mm piece of T11 between two withheld bodies was graded as a mild fracture of "T10". */
 #define SLIVER_RATIO 0.35
+#define SLIVER_MIN_BODIES 3
+
+static double median_posterior(const os_anatomy *an, const os_measurements *m) {
+    double h[OS_MAX_VERTEBRAE];
+    int n = 0;
+    for (int i = 0; i < m->n_vertebrae; i++)
+        if (isfinite(m->vertebrae[i].h_post) && !an->vertebrae[i].cut_by_fov && an->vertebrae[i].level != OS_S1)
+            h[n++] = m->vertebrae[i].h_post;
+    return n >= SLIVER_MIN_BODIES ? mx_median(h, (size_t)n) : NAN;
+}
 
 static void withhold_slivers(const os_anatomy *an, os_measurements *m) {
+    double typical = median_posterior(an, m);
     for (int i = 0; i < m->n_vertebrae; i++) {
         os_vertebra_measure *vm = &m->vertebrae[i];
         double tallest = fmax(vm->h_ant, fmax(vm->h_mid, vm->h_post)), ref = NAN; /* fmax skips NAN */
@@ -371,12 +385,13 @@ static void withhold_slivers(const os_anatomy *an, os_measurements *m) {
                 continue;
             if (isfinite(m->vertebrae[j].h_post) && !(m->vertebrae[j].h_post <= ref)) ref = m->vertebrae[j].h_post;
         }
+        if (!isfinite(ref)) ref = typical;
         if (!isfinite(tallest) || !isfinite(ref) || tallest >= SLIVER_RATIO * ref) continue;
         vm->h_ant = vm->h_mid = vm->h_post = vm->ratio_min_max = NAN;
         vm->trab_hu_mean = vm->trab_hu_median = NAN;
         snprintf(vm->note, sizeof vm->note,
-                 "heights and attenuation withheld: the body is under %.0f %% of its neighbour's height at every "
-                 "line (a body split at a misplaced disc, or vertebra plana)",
+                 "heights and attenuation withheld: the body is under %.0f %% of its neighbour's (or, without "
+                 "one, a typical body's) height at every line (a body split at a misplaced disc, or vertebra plana)",
                  100 * SLIVER_RATIO);
         mx_warn(m, "%s: body under %.0f %% of its neighbour's height: vertebra plana or a segmentation error, review",
                 os_level_name(vm->level), 100 * SLIVER_RATIO);

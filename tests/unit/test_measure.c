@@ -516,6 +516,25 @@ static void test_sliver_withheld(void **state) {
         if (i != 1) assert_true(m.vertebrae[i].h_post == tall[i] && m.vertebrae[i].trab_hu_mean == 110);
 }
 
+/* A 3 mm sliver between two bodies whose own heights were withheld (the misplaced disc that
+ * split it also spoiled theirs) is judged against the spine's typical body instead. */
+static void test_sliver_between_withheld(void **state) {
+    (void)state;
+    static os_anatomy a;
+    static os_measurements m;
+    mx_endplates ep[7];
+    given_heights(&a, &m, 7);
+    for (int i = 0; i < 7; i++)
+        for (int k = 0; k < 3; k++) ep[i].a[k] = ep[i].lo[k] = ep[i].hi[k] = NAN;
+    m.vertebrae[1].h_ant = 3.4, m.vertebrae[1].h_mid = 3.1, m.vertebrae[1].h_post = 3.6;
+    m.vertebrae[0].h_ant = m.vertebrae[0].h_mid = m.vertebrae[0].h_post = NAN;
+    m.vertebrae[2].h_ant = m.vertebrae[2].h_mid = m.vertebrae[2].h_post = NAN;
+    mx_heights_check(&a, ep, &m);
+    assert_true(isnan(m.vertebrae[1].h_mid));
+    assert_non_null(strstr(m.vertebrae[1].note, "withheld"));
+    for (int i = 3; i < 7; i++) assert_true(m.vertebrae[i].h_post == 26);
+}
+
 /* Endplates of bodies 35 mm apart along z with 26 mm heights: 9 mm discs. */
 static void given_endplates(mx_endplates *ep, int n) {
     for (int i = 0; i < n; i++) {
@@ -901,6 +920,7 @@ int main(void) {
         cmocka_unit_test(test_crushed_l5_under_fractured_l4),
         cmocka_unit_test(test_biconcave_shortest_against_tallest),
         cmocka_unit_test(test_sliver_withheld),
+        cmocka_unit_test(test_sliver_between_withheld),
         cmocka_unit_test(test_disc_check_spares_l5_over_s1),
         cmocka_unit_test(test_wedge_loose_mask),
         cmocka_unit_test(test_split_mask_not_graded),
