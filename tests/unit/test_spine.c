@@ -301,6 +301,13 @@ static void bench_phantom(os_phantom_opts *o, uint64_t seed, int z_from, int z_t
     o->rows = o->cols = matrix;
 }
 
+/* The bench's draw with its own deformities cleared and one fracture set. */
+static void only_fracture(os_phantom_opts *o, int level, int deformity, double loss) {
+    for (int l = 0; l < OS_PHANTOM_LEVELS; l++) o->deformity[l] = OS_PHANTOM_INTACT;
+    o->deformity[level] = deformity;
+    o->height_loss[level] = loss;
+}
+
 static void test_phantom_fine(void **state) {
     (void)state;
     run_phantom(7, OS_T11, OS_PHANTOM_S1, 0.8, 2.5, 15, -1, 1);
@@ -342,9 +349,7 @@ static void test_phantom_biconcave_thick(void **state) {
     (void)state;
     os_phantom_opts o;
     bench_phantom(&o, 1012, OS_T11, OS_PHANTOM_S1, 2.04, 4.22, 22.7, 186);
-    for (int l = 0; l < OS_PHANTOM_LEVELS; l++) o.deformity[l] = OS_PHANTOM_INTACT;
-    o.deformity[OS_T12] = OS_PHANTOM_BICONCAVE;
-    o.height_loss[OS_T12] = 0.434;
+    only_fracture(&o, OS_T12, OS_PHANTOM_BICONCAVE, 0.434);
     check_phantom(&o, 1);
 }
 
@@ -388,9 +393,7 @@ static void test_phantom_osteoporotic_body_at_top(void **state) {
     (void)state;
     os_phantom_opts o;
     bench_phantom(&o, 1005, OS_T11, OS_PHANTOM_S1, 1.526, 2.40, 21.7, 249);
-    for (int l = 0; l < OS_PHANTOM_LEVELS; l++) o.deformity[l] = OS_PHANTOM_INTACT;
-    o.deformity[OS_L2] = OS_PHANTOM_WEDGE;
-    o.height_loss[OS_L2] = 0.533;
+    only_fracture(&o, OS_L2, OS_PHANTOM_WEDGE, 0.533);
     check_phantom(&o, 1);
 }
 
