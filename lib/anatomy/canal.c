@@ -267,31 +267,55 @@ static int drop_oversized(sp_ctx *c, cand (*cd)[MAX_CAND], int *nc, int n) {
     return chain(c, cd, nc);
 }
 
-/* How many of 8 rays from grid pixel (x, y) meet bone within RAY_MM; *ant: the anterior one. */
+/* Distance (mm) from grid pixel (x, y) along (dx, dy), each -1, 0 or 1, to the first pixel
+ * brighter than thr within RAY_MM; -1 where there is none. */
 #define RAY_MM 22.0
+static double ray_dist(const grid *g, int x, int y, int dx, int dy, int thr) {
+    double step = sqrt(dx * dx * g->px * g->px + dy * dy * g->py * g->py);
+    for (int i = 1; i * step <= RAY_MM; i++) {
+        int xx = x + i * dx, yy = y + i * dy;
+        if (xx < 0 || yy < 0 || xx >= g->w || yy >= g->h) break;
+        if (g->d[xx + g->w * yy] > thr) return i * step;
+    }
+    return -1;
+}
+
+/* How many of 8 rays from grid pixel (x, y) meet bone; *ant: the anterior one. */
 static int ray_hits(const sp_ctx *c, const grid *g, int x, int y, int thr, int *ant) {
     int hits = 0;
     *ant = 0;
     for (int dy = -1; dy <= 1; dy++)
         for (int dx = -1; dx <= 1; dx++) {
             if (!dx && !dy) continue;
-            double step = sqrt(dx * dx * g->px * g->px + dy * dy * g->py * g->py);
-            int hit = 0;
-            for (int i = 1; i * step <= RAY_MM && !hit; i++) {
-                int xx = x + i * dx, yy = y + i * dy;
-                if (xx < 0 || yy < 0 || xx >= g->w || yy >= g->h) break;
-                hit = g->d[xx + g->w * yy] > thr;
-            }
+            int hit = ray_dist(g, x, y, dx, dy, thr) > 0;
             hits += hit;
             if (hit && dx == 0 && dy == -c->ypost) *ant = 1;
         }
     return hits;
 }
 
+/* How far (mm) grid pixel (x, y) lies from the middle of the walls around it: the body's back
+ * and the laminae in front and behind, the pedicles either side. An axis counts only where
+ * both walls are met at a canal's width apart (open at a foramen or a disc, it says nothing). */
+#define WALLS_MIN_MM 8.0
+#define WALLS_AP_MAX_MM 30.0
+#define WALLS_LR_MAX_MM 35.0
+static double off_centre(const sp_ctx *c, const grid *g, int x, int y, int thr) {
+    double a = ray_dist(g, x, y, 0, -c->ypost, thr), p = ray_dist(g, x, y, 0, c->ypost, thr);
+    double l = ray_dist(g, x, y, -1, 0, thr), r = ray_dist(g, x, y, 1, 0, thr);
+    double oy = a > 0 && p > 0 && a + p >= WALLS_MIN_MM && a + p <= WALLS_AP_MAX_MM ? (a - p) / 2 : 0;
+    double ox = l > 0 && r > 0 && l + r >= WALLS_MIN_MM && l + r <= WALLS_LR_MAX_MM ? (l - r) / 2 : 0;
+    return hypot(ox, oy);
+}
+
 /* Beyond the ends of the chain the ring is often open on every slice for a vertebra or more
  * (foramina, thick slices that average the pedicles with the discs, the sacral canal). There
  * the canal is followed from its last position: a soft-tissue spot near it, with bone in
- * front (the body) and around it on most sides, though not enclosing it. */
+ * front (the body) and around it on most sides, though not enclosing it, and midway between
+ * the walls it does have. Ray counts alone tie across the canal and tip towards the body's
+ * back, where the next slice's search starts: the track then drifts forward a few mm a slice,
+ * and the pedicle box in front of it lands on the back of the body, whose cortex it counts
+ * as pedicles. */
 static void extend_end(sp_ctx *c, grid *g, int thr, int zstep, int dir) {
     int from = dir > 0 ? c->z_hi : c->z_lo;
     double x = c->canal_x[from], y = c->canal_y[from];
@@ -311,8 +335,9 @@ static void extend_end(sp_ctx *c, grid *g, int thr, int zstep, int dir) {
                 if (d > rad || v < -90 || v > 110) continue;
                 int h = ray_hits(c, g, gx, gy, thr, &ant);
                 if (!ant || h < 6) continue;
-                /* a dense spot (marrow) costs as much as one ray that met no bone */
-                double sc = 10.0 * h - d - 10.0 * dense_share(v);
+                /* a dense spot (marrow) costs as much as one ray that met no bone, and a mm off
+                 * the middle of the walls as much as a mm moved */
+                double sc = 10.0 * h - d - off_centre(c, g, gx, gy, thr) - 10.0 * dense_share(v);
                 if (sc > best && body_in_front(c, g, gx, gy)) {
                     best = sc;
                     bx = gx;

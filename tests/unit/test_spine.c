@@ -397,6 +397,20 @@ static void test_phantom_osteoporotic_body_at_top(void **state) {
     check_phantom(&o, 1);
 }
 
+/* Osteoporotic T11-L1 (76-87 HU) on 3.05 mm slices, the view ending in T10's lower half: past
+ * T11's last closed ring the canal was followed by ray counts, which tied across the canal
+ * and tipped towards the body each slice. The track drifted 4-7 mm forward, the pedicle box
+ * counted the back of T10's lower half as pedicles just below the T10/T11 disc, and the disc
+ * chain split T11 there, calling its top 3 mm T10. */
+static void test_phantom_canal_end_drifts_forward(void **state) {
+    (void)state;
+    os_phantom_opts o;
+    bench_phantom(&o, 1012, OS_T11, OS_PHANTOM_S1, 1.100, 3.05, 17.3, 345);
+    o.deformity[OS_L2] = OS_PHANTOM_CRUSH;
+    o.height_loss[OS_L2] = 0.330;
+    check_phantom(&o, 1);
+}
+
 /* Heights on 5 mm slices without noise, so what is left is the method's own error: where the
  * endplate profile cannot tell the rim's brightness from its position, the rim's excess came
  * from one vertebra's walls (±20 %) and a free disc level traded its HU for an endplate's
@@ -489,6 +503,7 @@ int main(void) {
         cmocka_unit_test(test_phantom_osteoporotic_top),
         cmocka_unit_test(test_phantom_osteoporotic_canal),
         cmocka_unit_test(test_phantom_osteoporotic_body_at_top),
+        cmocka_unit_test(test_phantom_canal_end_drifts_forward),
         cmocka_unit_test(test_heights_noise_free_5mm),
         cmocka_unit_test(test_heights_vein_at_coarse_pixels),
     };
