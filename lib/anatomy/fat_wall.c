@@ -28,6 +28,7 @@
 #define JUMP_HU 45        /* an organ denser than this slice's muscle met by the wall */
 #define FAINT_HU -65     /* smoothed: fat with a thin muscle layer in it, not fat alone */
 #define DROP_HU 32        /* bowel content, fluid: less dense than muscle */
+#define NEAR_HU 20        /* smoothed, this close below the slice's muscle: muscle */
 #define MEDIAN_DEG 5
 #define THICK_WIN_DEG 25
 #define OB_DEG 3
@@ -102,6 +103,16 @@ static int faint_run(const ray *rr, int k, int run) {
     return 1;
 }
 
+/* 1 when a run of `run` muscle samples starts within `len` samples inwards of sample i. */
+static int muscle_within(const ray *rr, int i, int len, int run, int ref) {
+    for (int t = i; t >= run - 1 && t > i - len; t--) {
+        int q = 0;
+        while (q < run && !rr->comp[t - q] && rr->hu[t - q] >= ref - NEAR_HU && rr->hu[t - q] <= OS_MUSCLE_HU_MAX) q++;
+        if (q == run) return 1;
+    }
+    return 0;
+}
+
 /* Walks a ray: outer fascia radius (mm from the centre) and wall depth (mm; NaN when the
  * inner edge was not seen; 0 when the ray meets a paraspinal muscle first). */
 /* pix, thick: pixel size and slice spacing (mm): thick slices blur the wall's layers apart
@@ -163,9 +174,12 @@ static void walk(const ray *rr, int ref, double pix, double thick, double ob, do
             }
             s2 /= win;
             /* denser: liver, spleen, kidney, enhanced bowel wall; lighter all along: bowel
-             * content (the thin fat planes between the wall's layers are never that long; on
-             * thick slices or coarse pixels they are, blurred with the layers: no such test) */
-            if (clean && (s2 > ref + JUMP_HU || (thin && s2 < ref - DROP_HU && top < ref - 20))) break;
+             * content (on thick slices or coarse pixels the wall's layers blur with the fat
+             * planes between them: no such test). A thin plane met obliquely, as at the
+             * flanks of a slim patient, is that long too once smoothed, but muscle follows it
+             * within a fat plane's width, while bowel content runs on. */
+            int lighter = thin && s2 < ref - DROP_HU && top < ref - NEAR_HU && !muscle_within(rr, k - win, gap, run, ref);
+            if (clean && (s2 > ref + JUMP_HU || lighter)) break;
         }
         sum += h;
         nsum++;
