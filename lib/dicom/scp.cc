@@ -1,8 +1,9 @@
 /* lib/dicom: the C-STORE SCP behind os_dicom_scp_* (osteoscout/dicom.h).
  *
- * run() listens on the port and hands every association to a thread of its own, at most
- * max_associations at once; one more is refused with A-ASSOCIATE-RJ "local limit
- * exceeded". Each thread runs a StoreSCP (a DcmThreadSCP) that checks the AE titles,
+ * run() accepts every TCP connection on the port at once and gives it a thread of its own,
+ * which waits (up to the ACSE timeout) for the A-ASSOCIATE-RQ, so a peer that connects and
+ * says nothing holds up nobody else. At most max_associations associations run at once;
+ * one more is refused with A-ASSOCIATE-RJ "local limit exceeded". Each thread runs a StoreSCP (a DcmThreadSCP) that checks the AE titles,
  * answers C-ECHO, streams each C-STORE dataset into incoming_dir (scp_receive.cc) and lets
  * the caller's on_store decide the status.
  *
@@ -14,10 +15,15 @@
  * deletes a worker from the worker's own thread while the listener may still be writing
  * the new thread's id into it (OFThread::start after pthread_create): a short association,
  * such as a refused one, corrupts the heap. The pool also never joins the threads it
- * deletes, so every association would keep its thread's stack for the life of the node. */
+ * deletes, so every association would keep its thread's stack for the life of the node.
+ * The socket is ours too (listen_socket.c): DCMTK's ASC_receiveAssociation accepts and then
+ * reads the first PDU in one call, on the listener's thread. Each connection is handed to
+ * DCMTK through dcmExternalSocketHandle, a process-wide setting, under one lock. */
 #include "osteoscout/dicom.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +31,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +44,7 @@
 #include "dcmtk/dcmnet/scpthrd.h"
 
 #include "dcmtk_log.h"
+#include "listen_socket.h"
 #include "osteoscout/log.h"
 #include "scp_receive.h"
 
@@ -46,8 +56,15 @@ const char *const COMPONENT = "scp";
  * keep os_dicom_scp_stop from ever completing. */
 const int DEFAULT_ACSE_TIMEOUT_S = 30;
 const int DEFAULT_DIMSE_TIMEOUT_S = 60;
-/* How long the listener waits for a connection before it looks at the stop flag. */
-const Uint32 ACCEPT_POLL_S = 1;
+/* How long the listener waits for a connection or a first PDU before it looks at the stop
+ * flag and the deadlines. */
+const int POLL_MS = 1000;
+const int PARTIAL_POLL_MS = 20;
+/* Connections still waiting for their A-ASSOCIATE-RQ; more are closed at once. Each is one
+ * descriptor on the listener's poll, no thread. */
+const unsigned MAX_WAITING = 256;
+/* An A-ASSOCIATE-RQ is a few hundred bytes: one this large is handed to DCMTK as it comes. */
+const size_t RQ_ENOUGH = 65536;
 const Uint32 MAX_PDU = 65536; /* fewer, larger PDUs per slice than DCMTK's 16 KB */
 const size_t LO_MAX = 64;     /* Error Comment is LO */
 
@@ -164,7 +181,8 @@ struct os_dicom_scp {
     std::mutex mu;
     std::condition_variable cv; /* an association thread ended */
     bool stop_requested = false;
-    unsigned busy = 0; /* association threads running */
+    unsigned busy = 0;    /* associations running (max_associations) */
+    unsigned threads = 0; /* connection threads running */
 };
 
 /* ------------------------------------------------------------------------------------ */
@@ -401,10 +419,29 @@ void reject_transient(T_ASC_Association *assoc, T_ASC_RejectParametersReason rea
     drop_association(assoc);
 }
 
-/* One association from start to end on its own (detached) thread. The StoreSCP owns the
- * association from run() on and destroys it. The count goes down under the lock, with
- * the notify inside it, so run() cannot return and free scp while this thread touches it. */
-void serve_association(os_dicom_scp *scp, DcmSharedSCPConfig shared, T_ASC_Association *assoc) {
+/* dcmExternalSocketHandle is read by DCMTK when a network is set up (an acceptor with it set
+ * opens no socket of its own) and when an association is received (it takes that socket
+ * instead of accepting one): every use sets, uses and clears it under this lock. */
+std::mutex g_external_socket_mu;
+
+T_ASC_Network *init_network(os_dicom_scp *scp, int listen_fd, OFCondition &cond) {
+    std::lock_guard<std::mutex> lock(g_external_socket_mu);
+    T_ASC_Network *net = NULL;
+    dcmExternalSocketHandle.set(listen_fd);
+    cond = ASC_initializeNetwork(NET_ACCEPTOR, scp->port, static_cast<int>(scp->cfg.getACSETimeout()), &net);
+    dcmExternalSocketHandle.set(-1);
+    return net;
+}
+
+OFCondition receive_on(T_ASC_Network *net, int fd, T_ASC_Association **assoc) {
+    std::lock_guard<std::mutex> lock(g_external_socket_mu);
+    dcmExternalSocketHandle.set(fd);
+    OFCondition cond = ASC_receiveAssociation(net, assoc, static_cast<long>(MAX_PDU), NULL, NULL, OFFalse);
+    dcmExternalSocketHandle.set(-1);
+    return cond;
+}
+
+void run_association(os_dicom_scp *scp, DcmSharedSCPConfig &shared, T_ASC_Association *assoc) {
     try {
         StoreSCP store(scp);
         OFCondition c = store.setSharedConfig(shared);
@@ -415,35 +452,20 @@ void serve_association(os_dicom_scp *scp, DcmSharedSCPConfig shared, T_ASC_Assoc
     } catch (...) {
         os_log(OS_LOG_ERROR, COMPONENT, "unexpected exception around an association");
     }
-    std::lock_guard<std::mutex> lock(scp->mu);
-    scp->busy--;
-    scp->cv.notify_all();
 }
 
-/* Accepts associations until os_dicom_scp_stop. The accept waits at most ACCEPT_POLL_S,
- * so a stop ends the loop within about a second. */
-void listen_loop(os_dicom_scp *scp, T_ASC_Network *net) {
-    DcmSharedSCPConfig shared(scp->cfg);
-    for (;;) {
-        {
-            std::lock_guard<std::mutex> lock(scp->mu);
-            if (scp->stop_requested) return;
-        }
-        T_ASC_Association *assoc = NULL;
-        OFCondition cond = ASC_receiveAssociation(net, &assoc, static_cast<long>(MAX_PDU), NULL, NULL, OFFalse,
-                                                  DUL_NOBLOCK, static_cast<int>(ACCEPT_POLL_S));
-        if (cond == DUL_NOASSOCIATIONREQUEST) {
-            ASC_destroyAssociation(&assoc);
-            continue;
-        }
-        if (cond.bad()) {
-            // A peer that connected and sent no valid A-ASSOCIATE-RQ (a port scan, a
-            // health check, a client that gave up): nothing to answer.
-            os_log(OS_LOG_INFO, COMPONENT, "connection dropped before an association: %s", cond.text());
-            drop_association(assoc);
-            continue;
-        }
-        bool full;
+/* One association, its A-ASSOCIATE-RQ already waiting whole on fd, from start to end on its
+ * own (detached) thread. The counts go down under the lock, with the notify inside it, so
+ * run() cannot return and free scp while this thread touches it. */
+void serve_connection(os_dicom_scp *scp, DcmSharedSCPConfig shared, T_ASC_Network *net, int fd) {
+    T_ASC_Association *assoc = NULL;
+    OFCondition cond = receive_on(net, fd, &assoc);
+    bool full = false;
+    if (cond.bad()) {
+        // A first PDU that is no valid A-ASSOCIATE-RQ: nothing to answer.
+        os_log(OS_LOG_INFO, COMPONENT, "connection dropped before an association: %s", cond.text());
+        drop_association(assoc);
+    } else {
         {
             std::lock_guard<std::mutex> lock(scp->mu);
             full = scp->busy >= scp->max_associations;
@@ -458,19 +480,97 @@ void listen_loop(os_dicom_scp *scp, T_ASC_Network *net) {
                    "(max_associations)\"",
                    calling.c_str(), peer.c_str(), scp->max_associations);
             reject_transient(assoc, ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
-            continue;
-        }
-        try {
-            std::thread(serve_association, scp, shared, assoc).detach();
-        } catch (const std::exception &e) {
-            os_log(OS_LOG_ERROR, COMPONENT, "cannot start a thread for an association: %s", e.what());
-            {
-                std::lock_guard<std::mutex> lock(scp->mu);
-                scp->busy--;
-            }
-            reject_transient(assoc, ASC_REASON_SP_PRES_TEMPORARYCONGESTION);
+        } else {
+            run_association(scp, shared, assoc);
         }
     }
+    std::lock_guard<std::mutex> lock(scp->mu);
+    if (cond.good() && !full) scp->busy--;
+    scp->threads--;
+    scp->cv.notify_all();
+}
+
+bool stopping(os_dicom_scp *scp) {
+    std::lock_guard<std::mutex> lock(scp->mu);
+    return scp->stop_requested;
+}
+
+/* A connection accepted and not yet sent its A-ASSOCIATE-RQ whole. */
+struct waiting_conn {
+    int fd;
+    std::chrono::steady_clock::time_point deadline;
+    bool partial; /* some of its first PDU is in: looked at every PARTIAL_POLL_MS, not polled */
+};
+
+void drop_waiting(waiting_conn &w, const char *why) {
+    os_log(OS_LOG_INFO, COMPONENT, "connection dropped before an association: %s", why);
+    close(w.fd);
+    w.fd = -1;
+}
+
+/* Hands a connection whose A-ASSOCIATE-RQ is in to a thread of its own. */
+void start_connection(os_dicom_scp *scp, const DcmSharedSCPConfig &shared, T_ASC_Network *net, int fd) {
+    {
+        std::lock_guard<std::mutex> lock(scp->mu);
+        scp->threads++;
+    }
+    try {
+        std::thread(serve_connection, scp, shared, net, fd).detach();
+    } catch (const std::exception &e) {
+        os_log(OS_LOG_ERROR, COMPONENT, "cannot start a thread for a connection: %s", e.what());
+        close(fd);
+        std::lock_guard<std::mutex> lock(scp->mu);
+        scp->threads--;
+    }
+}
+
+/* Accepts connections until os_dicom_scp_stop, and keeps each on the listener's poll until
+ * its A-ASSOCIATE-RQ has come whole (then it gets a thread) or acse_timeout has passed
+ * (then it is closed). The wait is at most POLL_MS, so a stop ends the loop within about a
+ * second. */
+void listen_loop(os_dicom_scp *scp, T_ASC_Network *net, int listen_fd) {
+    DcmSharedSCPConfig shared(scp->cfg);
+    std::vector<waiting_conn> waiting;
+    std::vector<struct pollfd> pfd;
+    const std::string timed_out = "nothing within the ACSE timeout (" + std::to_string(scp->acse_timeout_s) + " s)";
+    while (!stopping(scp)) {
+        // a partly arrived PDU keeps its socket readable: it is looked at on a short period
+        // instead, so the poll does not spin until the rest comes
+        bool any_partial = false;
+        pfd.assign(1, pollfd{listen_fd, POLLIN, 0});
+        for (const waiting_conn &w : waiting) {
+            pfd.push_back(pollfd{w.partial ? -1 : w.fd, POLLIN, 0});
+            any_partial = any_partial || w.partial;
+        }
+        if (poll(pfd.data(), pfd.size(), any_partial ? PARTIAL_POLL_MS : POLL_MS) < 0 && errno != EINTR) break;
+        auto now = std::chrono::steady_clock::now();
+        for (size_t k = 0; k < waiting.size(); k++) {
+            waiting_conn &w = waiting[k];
+            int got = w.partial || pfd[k + 1].revents ? os_pdu_waiting(w.fd, RQ_ENOUGH) : 0;
+            if (got == 0 && pfd[k + 1].revents) w.partial = true;
+            if (got > 0) {
+                start_connection(scp, shared, net, w.fd);
+                w.fd = -1;
+            } else if (got < 0) {
+                drop_waiting(w, "closed by the peer");
+            } else if (now >= w.deadline) {
+                drop_waiting(w, timed_out.c_str());
+            }
+        }
+        waiting.erase(std::remove_if(waiting.begin(), waiting.end(), [](const waiting_conn &w) { return w.fd < 0; }),
+                      waiting.end());
+        if (!(pfd[0].revents & POLLIN)) continue;
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) continue; /* the peer gave up already, or a transient shortage: go on */
+        if (waiting.size() >= MAX_WAITING) {
+            os_log(OS_LOG_NOTICE, COMPONENT, "connection closed: %u connections already wait for an association",
+                   MAX_WAITING);
+            close(fd);
+            continue;
+        }
+        waiting.push_back(waiting_conn{fd, now + std::chrono::seconds(scp->acse_timeout_s), false});
+    }
+    for (waiting_conn &w : waiting) close(w.fd);
 }
 
 } // namespace
@@ -514,27 +614,33 @@ extern "C" int os_dicom_scp_run(os_dicom_scp *scp, os_error *err) {
         std::lock_guard<std::mutex> lock(scp->mu);
         if (scp->stop_requested) return 0;
     }
-    T_ASC_Network *net = NULL;
-    OFCondition cond = ASC_initializeNetwork(NET_ACCEPTOR, scp->port, static_cast<int>(scp->cfg.getACSETimeout()), &net);
+    char why[256];
+    int listen_fd = os_listen_tcp(scp->port, why, sizeof why);
+    if (listen_fd < 0)
+        return os_error_set(err, listen_fd == -EADDRINUSE ? -EADDRINUSE : -EIO, "cannot listen on port %d: %s",
+                            scp->port, why);
+    OFCondition cond;
+    T_ASC_Network *net = init_network(scp, listen_fd, cond);
     if (cond.bad()) {
-        std::string why = last_clause(cond.text());
-        int code = why.find("in use") != std::string::npos ? -EADDRINUSE : -EIO;
-        return os_error_set(err, code, "cannot listen on port %d: %s", scp->port, why.c_str());
+        close(listen_fd);
+        return os_error_set(err, -EIO, "cannot listen on port %d: %s", scp->port, last_clause(cond.text()).c_str());
     }
     os_log(OS_LOG_DEBUG, COMPONENT, "listening ae_title=%s port=%d max_associations=%u", scp->ae_title.c_str(),
            scp->port, scp->max_associations);
     int rc = 0;
     try {
-        listen_loop(scp, net);
+        listen_loop(scp, net, listen_fd);
     } catch (const std::exception &e) {
         rc = os_error_set(err, -EIO, "the DICOM listener on port %d failed: %s", scp->port, e.what());
     } catch (...) {
         rc = os_error_set(err, -EIO, "the DICOM listener on port %d failed", scp->port);
     }
-    // Associations in progress finish (each has its DIMSE timeout) before run() returns.
+    close(listen_fd);
+    // Associations in progress finish (each has its DIMSE timeout) before run() returns;
+    // connections still waiting for theirs were closed by the loop.
     {
         std::unique_lock<std::mutex> lock(scp->mu);
-        scp->cv.wait(lock, [scp] { return scp->busy == 0; });
+        scp->cv.wait(lock, [scp] { return scp->threads == 0; });
     }
     ASC_dropNetwork(&net);
     if (rc == 0) os_log(OS_LOG_DEBUG, COMPONENT, "stopped listening port=%d", scp->port);

@@ -651,6 +651,38 @@ static void test_refusal_storm(void **state) {
     finish(f);
 }
 
+/* Connections that say nothing (a port scan, a half-open connection, a health check that
+ * never closes), more of them than the association limit: DCMTK's ASC_receiveAssociation
+ * accepts and then waits for the first PDU on the listener's own thread, so each held every
+ * other peer up for the ACSE timeout (10 s here) and a C-ECHO with a 3 s ACSE timeout failed.
+ * They take no association slot, and a stop does not wait for them. */
+#define SILENT 6
+
+static void test_silent_connections_hold_nobody_up(void **state) {
+    (void)state;
+    scp_fixture *f = start(2, NULL);
+    int silent[SILENT];
+    for (int i = 0; i < SILENT; i++) {
+        silent[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_int_equal(connect(silent[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    char out[8192];
+    int rc = sh(out, sizeof out, "echoscu -ta 3 -aet %s -aec %s 127.0.0.1 %d", SCU_AE, AE, f->port);
+    if (rc != 0) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    char ct[400], sop[OS_UID_MAX];
+    snprintf(ct, sizeof ct, "%s/ct.dcm", f->dir);
+    write_ct(ct, 32, 32, sop);
+    rc = sh(out, sizeof out, "storescu -ta 3 -aet %s -aec %s 127.0.0.1 %d '%s'", SCU_AE, AE, f->port, ct);
+    if (rc != 0) print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    assert_true(stop(f) < 3.0);
+    for (int i = 0; i < SILENT; i++) close(silent[i]);
+    finish(f);
+}
+
 /* A full disk: the SCU gets Out of Resources, nothing is left behind, and the same
  * association still stores the next (small) file. Needs to mount a tmpfs (root). */
 /* Fills the file system of `dir` until about `keep` bytes are left. */
@@ -800,6 +832,7 @@ int main(void) {
         cmocka_unit_test(test_failure_status_reaches_scu),
         cmocka_unit_test(test_full_pool_refuses),
         cmocka_unit_test(test_refusal_storm),
+        cmocka_unit_test(test_silent_connections_hold_nobody_up),
         cmocka_unit_test_teardown(test_disk_full_answers_out_of_resources, unmount_tmpfs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
