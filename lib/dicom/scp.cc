@@ -29,6 +29,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -533,6 +534,7 @@ void listen_loop(os_dicom_scp *scp, T_ASC_Network *net, int listen_fd) {
     std::vector<waiting_conn> waiting;
     std::vector<struct pollfd> pfd;
     const std::string timed_out = "nothing within the ACSE timeout (" + std::to_string(scp->acse_timeout_s) + " s)";
+    auto next_shortage_log = std::chrono::steady_clock::now();
     while (!stopping(scp)) {
         // a partly arrived PDU keeps its socket readable: it is looked at on a short period
         // instead, so the poll does not spin until the rest comes
@@ -542,7 +544,8 @@ void listen_loop(os_dicom_scp *scp, T_ASC_Network *net, int listen_fd) {
             pfd.push_back(pollfd{w.partial ? -1 : w.fd, POLLIN, 0});
             any_partial = any_partial || w.partial;
         }
-        if (poll(pfd.data(), pfd.size(), any_partial ? PARTIAL_POLL_MS : POLL_MS) < 0 && errno != EINTR) break;
+        if (poll(pfd.data(), pfd.size(), any_partial ? PARTIAL_POLL_MS : POLL_MS) < 0 && errno != EINTR)
+            throw std::runtime_error(std::string("poll: ") + strerror(errno));
         auto now = std::chrono::steady_clock::now();
         for (size_t k = 0; k < waiting.size(); k++) {
             waiting_conn &w = waiting[k];
@@ -561,7 +564,18 @@ void listen_loop(os_dicom_scp *scp, T_ASC_Network *net, int listen_fd) {
                       waiting.end());
         if (!(pfd[0].revents & POLLIN)) continue;
         int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) continue; /* the peer gave up already, or a transient shortage: go on */
+        if (fd < 0) {
+            // Out of descriptors or memory, the connection stays queued and the socket
+            // readable: wait a little rather than spin. (A peer that gave up already: go on.)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                if (now >= next_shortage_log) {
+                    os_log(OS_LOG_WARNING, COMPONENT, "cannot accept a connection: %s", strerror(errno));
+                    next_shortage_log = now + std::chrono::seconds(60);
+                }
+                usleep(100 * 1000);
+            }
+            continue;
+        }
         if (waiting.size() >= MAX_WAITING) {
             os_log(OS_LOG_NOTICE, COMPONENT, "connection closed: %u connections already wait for an association",
                    MAX_WAITING);
