@@ -1,11 +1,12 @@
 /* lib/dicom: the C-STORE SCP behind os_dicom_scp_* (osteoscout/dicom.h).
  *
- * run() accepts every TCP connection on the port at once and gives it a thread of its own,
- * which waits (up to the ACSE timeout) for the A-ASSOCIATE-RQ, so a peer that connects and
- * says nothing holds up nobody else. At most max_associations associations run at once;
- * one more is refused with A-ASSOCIATE-RJ "local limit exceeded". Each thread runs a StoreSCP (a DcmThreadSCP) that checks the AE titles,
- * answers C-ECHO, streams each C-STORE dataset into incoming_dir (scp_receive.cc) and lets
- * the caller's on_store decide the status.
+ * run() accepts every TCP connection on the port at once and keeps it on its poll until the
+ * A-ASSOCIATE-RQ has come whole (or the ACSE timeout has passed: closed), so a peer that
+ * connects and says nothing holds up nobody else; then the connection gets a thread of its
+ * own. At most max_associations associations run at once; one more is refused with
+ * A-ASSOCIATE-RJ "local limit exceeded". Each thread runs a StoreSCP (a DcmThreadSCP) that
+ * checks the AE titles, answers C-ECHO, streams each C-STORE dataset into incoming_dir
+ * (scp_receive.cc) and lets the caller's on_store decide the status.
  *
  * Thread model: check_caller, on_store and on_association run on the association threads,
  * up to max_associations of them at the same time; run() blocks its own thread and returns
