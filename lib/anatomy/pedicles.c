@@ -110,6 +110,11 @@ void sp_pedicles_find(sp_ctx *c) {
     int ref = m ? sorted[(int)(0.8 * (m - 1))] : 0;
     free(sorted);
     double cut = RUN_SHARE * ref;
+    /* One weak slice between two runs, with bone still on both sides of the canal, lies inside
+     * one vertebra's pedicles (thinned where a wedged, osteoporotic body meets thick slices):
+     * the foramen between two vertebrae's pedicles shows none. */
+    for (int i = 1; i + 1 < n; i++)
+        if (score[i] > 0 && score[i] < cut && score[i - 1] >= cut && score[i + 1] >= cut) score[i] = (int)ceil(cut);
     int start = -1, ok = ref >= 3;
     for (int z = c->z_lo; z <= c->z_hi + 1 && ok; z++) {
         int on = z <= c->z_hi && score[z - c->z_lo] >= 0 && score[z - c->z_lo] >= cut;

@@ -411,6 +411,18 @@ static void test_phantom_canal_end_drifts_forward(void **state) {
     check_phantom(&o, 1);
 }
 
+/* A wedged, osteoporotic T11 (22 %, 88 HU) on 4.6 mm slices of 2.5 mm pixels: one slice through
+ * its pedicles held too little bone to count, so they came as two runs, the disc chain put a
+ * disc between them, and T11 and T12 were labelled a level high. */
+static void test_phantom_pedicles_with_a_weak_slice(void **state) {
+    (void)state;
+    os_phantom_opts o;
+    bench_phantom(&o, 1044, OS_T11, OS_PHANTOM_S1, 2.481, 4.59, 13.1, 153); /* T11 wedged by the draw */
+    o.deformity[OS_L1] = OS_PHANTOM_WEDGE;
+    o.height_loss[OS_L1] = 0.376;
+    check_phantom(&o, 1);
+}
+
 /* Heights on 5 mm slices without noise, so what is left is the method's own error: where the
  * endplate profile cannot tell the rim's brightness from its position, the rim's excess came
  * from one vertebra's walls (±20 %) and a free disc level traded its HU for an endplate's
@@ -504,6 +516,7 @@ int main(void) {
         cmocka_unit_test(test_phantom_osteoporotic_canal),
         cmocka_unit_test(test_phantom_osteoporotic_body_at_top),
         cmocka_unit_test(test_phantom_canal_end_drifts_forward),
+        cmocka_unit_test(test_phantom_pedicles_with_a_weak_slice),
         cmocka_unit_test(test_heights_noise_free_5mm),
         cmocka_unit_test(test_heights_vein_at_coarse_pixels),
     };
