@@ -439,8 +439,9 @@ static void centre_in_valleys(const mx_profile *p, model *m, double *pos, double
     }
 }
 
-static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                    const double *disc_hu, double reach, const int *beyond, mx_edge_fit *out, double *err) {
+static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, const double *nb_tol,
+                    double rim_excess_hu_mm, const double *disc_hu, double reach, const int *beyond, mx_edge_fit *out,
+                    double *err) {
     memset(out, 0, sizeof *out);
     out->lo = out->hi = out->bone_hu = out->rim_excess = out->disc_hu[0] = out->disc_hu[1] = NAN;
     if (p->n < 8 || !(hi0 > lo0)) return -1;
@@ -462,7 +463,7 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
      * neighbour's across the disc can both settle a voxel off, shifted together. */
     /* A mask quantised by its voxels is off by at most about half a voxel along the line;
      * keeping within that of it stops noise from trading a disc's width for its HU. */
-    double tol = NEAR_TOL(p);
+    double tol = NEAR_TOL(p), ntol[2] = {nb_tol ? nb_tol[0] : tol, nb_tol ? nb_tol[1] : tol};
     /* The body's own endplates may be asked to move further: a mask drawn round a deformed
      * body (a wedge's sloping endplate, a compressed one) can overshoot by several mm, and
      * a fit held near it would inherit the error. The neighbours' intact surfaces keep the
@@ -504,7 +505,7 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
             int me = side ? 2 : 1, nb = side ? 3 : 0, has = side ? m.has_hi : m.has_lo;
             double e0 = side ? hi0 : lo0, n0 = side ? nb_hi0 : nb_lo0;
             int coarse = it < 2;
-            double cx = pos[me], cy = pos[nb], sx = coarse ? btol : span[it], sy = coarse ? tol : span[it];
+            double cx = pos[me], cy = pos[nb], sx = coarse ? btol : span[it], sy = coarse ? ntol[side] : span[it];
             if (coarse) cy = has ? n0 : pos[nb];
             /* After the joint grid the body edge is known to its step; searching the whole
              * reach again would only cost time. */
@@ -517,7 +518,7 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
                     continue;
                 for (double y = has ? cy - sy : cy; y <= (has ? cy + sy : cy) + 1e-9; y += step[it]) {
                     if (has && ((side ? y - x : x - y) < MIN_DISC_MM || y < s_first || y > s_last ||
-                                fabs(y - n0) > tol))
+                                fabs(y - n0) > ntol[side]))
                         continue;
                     pos[me] = x, pos[nb] = y;
                     double c = cost(p, &m, place_body, pos);
@@ -542,18 +543,55 @@ static int fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, 
     return 0;
 }
 
-int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
-                const double *disc_hu, double reach, const int *beyond, mx_edge_fit *out) {
-    double e_near, e_far;
+/* The fit held near the mask, or the one allowed to reach further when it is clearly better. */
+static int fit_near_far(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, const double *nb_tol,
+                        double rim_excess_hu_mm, const double *disc_hu, double reach, const int *beyond,
+                        mx_edge_fit *out, double *err) {
+    double e_far;
     mx_edge_fit far;
-    int rc = fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, disc_hu, NAN, beyond, out, &e_near);
+    int rc = fit_body(p, lo0, hi0, nb_lo0, nb_hi0, nb_tol, rim_excess_hu_mm, disc_hu, NAN, beyond, out, err);
     if (!(isfinite(reach) && reach > NEAR_TOL(p))) return rc;
-    if (fit_body(p, lo0, hi0, nb_lo0, nb_hi0, rim_excess_hu_mm, disc_hu, reach, beyond, &far, &e_far)) return rc;
+    if (fit_body(p, lo0, hi0, nb_lo0, nb_hi0, nb_tol, rim_excess_hu_mm, disc_hu, reach, beyond, &far, &e_far))
+        return rc;
     /* The far fit is taken only when it explains the profile clearly better than the one
      * held near the mask: where the slices are thick the rim's blur and the noise leave a
      * shallow valley a mm or so wide, and the mask is then the better judge. "Clearly" is
      * a drop in the residual of CLEAR_GAIN samples' noise. */
-    if (rc || e_near - e_far > CLEAR_GAIN * noise_var(p, e_far)) *out = far;
+    if (rc || *err - e_far > CLEAR_GAIN * noise_var(p, e_far)) *out = far, *err = e_far;
+    return 0;
+}
+
+/* A neighbour the anatomy has beyond this body but whose mask does not reach this line
+ * within the profile: the sacrum's top, whose mask often stops short of L5's posterior line
+ * while the L5 mask runs on across the thin back of the L5/S1 disc into it. Without the
+ * neighbour in the model the layer beyond the body holds whatever lies there, and the body
+ * kept the disc and S1's endplate (an L5 posterior height read 32.9 mm for 24.6). The
+ * neighbour's surface is then searched for in the profile, from 1 to 2 × NEIGHBOUR_SEARCH_MM
+ * − 1 mm beyond the mask, and kept only when the profile clearly shows it and the layer
+ * between is disc-like: one far darker than any disc (fat, fluid) means the fit paired
+ * something else. */
+#define NEIGHBOUR_SEARCH_MM 9.0
+#define DISC_MIN_HU 50.0
+int mx_fit_body(const mx_profile *p, double lo0, double hi0, double nb_lo0, double nb_hi0, double rim_excess_hu_mm,
+                const double *disc_hu, double reach, const int *beyond, mx_edge_fit *out) {
+    double err = INFINITY, e_free = INFINITY;
+    int rc = fit_near_far(p, lo0, hi0, nb_lo0, nb_hi0, NULL, rim_excess_hu_mm, disc_hu, reach, beyond, out, &err);
+    static const int both[2] = {1, 1};
+    if (!beyond) beyond = both;
+    const double w = NEIGHBOUR_SEARCH_MM, s_first = p->s0, s_last = p->s0 + (p->n - 1) * p->ds;
+    double g_lo = nb_lo0, g_hi = nb_hi0, nb_tol[2] = {NEAR_TOL(p), NEAR_TOL(p)};
+    int searched = 0;
+    if (beyond[0] && !(isfinite(nb_lo0) && nb_lo0 > s_first) && lo0 - w - 1 > s_first)
+        g_lo = lo0 - w, nb_tol[0] = w - 1, searched = 1;
+    if (beyond[1] && !(isfinite(nb_hi0) && nb_hi0 < s_last) && hi0 + w + 1 < s_last)
+        g_hi = hi0 + w, nb_tol[1] = w - 1, searched = 1;
+    if (!searched) return rc;
+    mx_edge_fit alt;
+    if (fit_near_far(p, lo0, hi0, g_lo, g_hi, nb_tol, rim_excess_hu_mm, disc_hu, reach, beyond, &alt, &e_free))
+        return rc;
+    for (int side = 0; side < 2; side++)
+        if (alt.disc_hu[side] < DISC_MIN_HU) return rc;
+    if (rc || err - e_free > CLEAR_GAIN * noise_var(p, e_free)) *out = alt;
     return 0;
 }
 

@@ -63,7 +63,9 @@ void mx_profile_merge(mx_profile *p, int j);
  * own surfaces may move from lo/hi (NAN: about half a voxel, trusting the mask). disc_hu
  * (NULL: solved for) holds the HU of the disc below and above when known from a line where
  * the discs are resolved. beyond (NULL: both) says whether the anatomy has a body below
- * (lo side) and above: past the end of the column the surfaces do not reach outward. */
+ * (lo side) and above: past the end of the column the surfaces do not reach outward, and
+ * where there is a body beyond but nb_lo/nb_hi is NAN its surface is looked for in the
+ * profile. */
 typedef struct mx_edge_fit {
     double lo, hi;
     double bone_hu, rim_excess;
