@@ -23,6 +23,7 @@ static void ctx_free(ms_ctx *c) {
     free(c->t1);
     free(c->t2);
     free(c->t3);
+    free(c->vbody);
     free(c->d2);
     free(c->ftmp);
     free(c->itmp);
@@ -50,12 +51,13 @@ static int ctx_alloc(ms_ctx *c, const os_volume *vol, os_anatomy *a, const os_an
     c->t1 = calloc(c->plane, 1);
     c->t2 = calloc(c->plane, 1);
     c->t3 = calloc(c->plane, 1);
+    c->vbody = calloc(c->plane, 1);
     c->d2 = malloc(c->plane * sizeof *c->d2);
     c->ftmp = malloc((size_t)(3 * nmax + 4) * sizeof *c->ftmp);
     c->itmp = malloc((size_t)(nmax + 2) * sizeof *c->itmp);
     c->queue = malloc(c->plane * sizeof *c->queue);
     c->ray_buf = malloc(4 * 720 * sizeof *c->ray_buf);
-    if (!c->sm || !c->body || !c->fascia || !c->comp || !c->t1 || !c->t2 || !c->t3 || !c->d2 ||
+    if (!c->sm || !c->body || !c->fascia || !c->comp || !c->t1 || !c->t2 || !c->t3 || !c->vbody || !c->d2 ||
         !c->ftmp || !c->itmp || !c->queue || !c->ray_buf)
         return os_error_set(err, -ENOMEM, "out of memory for the muscle search (%d×%d)", c->nx, c->ny);
     return 0;

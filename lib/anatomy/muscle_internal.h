@@ -38,6 +38,7 @@ typedef struct ms_ctx {
     uint8_t *fascia;      /* 1 inside the inner boundary of the subcutaneous fat */
     uint8_t *comp;        /* muscle compartment of each pixel: os_tissue 1..4, 0 none */
     uint8_t *t1, *t2, *t3; /* scratch masks */
+    uint8_t *vbody;       /* the vertebral body on the slice as the paraspinal muscles see it */
     double *ray_buf;      /* fat_wall.c: per-ray profiles */
     float *d2;            /* squared distances, mm² */
     float *ftmp;          /* EDT scratch (max(nx, ny) * 3 + 2 floats) */
