@@ -338,6 +338,21 @@ static void test_phantom_coarse_pixels(void **state) {
     run_phantom(7, 2.9, 3, 20, OS_PHANTOM_AVERAGE, 0.08);
 }
 
+/* A phantom drawn as the bench draws one (os_phantom_randomize from the seed), pinned to the
+ * geometry of the bench case being rebuilt and to the vertebrae z_from … z_to. */
+static void bench_phantom(os_phantom_opts *o, uint64_t seed, double pixel, int matrix, double spacing, double noise,
+                          int z_from, int z_to) {
+    os_phantom_defaults(o);
+    o->seed = seed;
+    os_phantom_randomize(o);
+    o->pixel_mm = pixel;
+    o->rows = o->cols = matrix;
+    o->slice_spacing_mm = o->slice_thickness_mm = spacing;
+    o->noise_sd_hu = noise;
+    o->z_from = z_from;
+    o->z_to = z_to;
+}
+
 /* A slim woman (bench seed 6, study 33) on 0.96 mm pixels and 2.1 mm slices: beside the back,
  * rays from the trunk's centre cross the wall's layers obliquely, and the thin fat planes
  * between them, smoothed to near water, read as bowel content lying on the wall. Only the
@@ -346,15 +361,7 @@ static void test_phantom_coarse_pixels(void **state) {
 static void test_phantom_slim_oblique_layers(void **state) {
     (void)state;
     os_phantom_opts o;
-    os_phantom_defaults(&o);
-    o.seed = 1033;
-    os_phantom_randomize(&o);
-    o.pixel_mm = 0.961;
-    o.rows = o.cols = 396;
-    o.slice_spacing_mm = o.slice_thickness_mm = 2.13;
-    o.noise_sd_hu = 13;
-    o.z_from = 2; /* T12 … L4 */
-    o.z_to = 6;
+    bench_phantom(&o, 1033, 0.961, 396, 2.13, 13, OS_T12, OS_L4);
     o.deformity[OS_L1] = OS_PHANTOM_CRUSH; /* as the bench drew it: moves L1's middle slice */
     o.height_loss[OS_L1] = 0.516;
     check_phantom(&o, 0.05);
@@ -367,15 +374,7 @@ static void test_phantom_slim_oblique_layers(void **state) {
 static void test_phantom_body_mask_a_sliver(void **state) {
     (void)state;
     os_phantom_opts o;
-    os_phantom_defaults(&o);
-    o.seed = 1004;
-    os_phantom_randomize(&o);
-    o.pixel_mm = 2.980;
-    o.rows = o.cols = 128;
-    o.slice_spacing_mm = o.slice_thickness_mm = 1.25;
-    o.noise_sd_hu = 22.4;
-    o.z_from = OS_T11; /* as the bench drew it: T11 … S1 */
-    o.z_to = OS_PHANTOM_S1;
+    bench_phantom(&o, 1004, 2.980, 128, 1.25, 22.4, OS_T11, OS_PHANTOM_S1); /* as the bench drew it */
     o.deformity[OS_T12] = OS_PHANTOM_WEDGE; /* as the bench drew them */
     o.height_loss[OS_T12] = 0.346;
     o.deformity[OS_L4] = OS_PHANTOM_CRUSH;
